@@ -1,0 +1,12 @@
+FROM node:20-bookworm-slim
+WORKDIR /opt/mtaq
+COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY packages packages
+COPY apps apps
+COPY bin bin
+COPY etc etc
+RUN npm ci && npm run build && npm prune --omit=dev
+ENV MTAQ_RABBITMQ_ADDRESS=amqp://guest:guest@rabbitmq/
+EXPOSE 2525
+ENTRYPOINT ["node", "bin/mtaq.js"]
+CMD ["ingress", "--smtp-ip", "0.0.0.0", "--smtp-range", "127.0.0.0/8;10.0.0.0/8;172.16.0.0/12;192.168.0.0/16"]

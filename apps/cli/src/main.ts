@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { ConfigError, formatConfig, loadConfig, schema, type Config } from '@mtaq/config';
+import { runIngress } from '@mtaq/ingress';
+import { createLogger } from '@mtaq/log';
+
+const USAGE = `mtaq — a queue-backed mail transfer agent around RabbitMQ
+
+Usage:
+  mtaq ingress [--config-file FILE] [--<key> VALUE]...   run the SMTP ingress (SMTP → inbox queue)
+  mtaq config check [--config-file FILE] [--<key> VALUE]...
+                                                       validate the configuration and print it (secrets masked)
+  mtaq config keys                                     list every configuration key with its default
+  mtaq --help | --version
+
+Configuration is read from, each overriding the one before: built-in defaults, /etc/mtaq/mtaq.conf,
+the file named by --config-file (default ./etc/mtaq.conf), --<key> VALUE options, and MTAQ_<KEY>
+environment variables (e.g. MTAQ_SMTP_PORT=2525). Every key can be given on the command line.
+`;
+
+type Command = (config: Config, words: string[]) => Promise<number> | number;
+
+const commands: Record<string, Command> = {
+  ingress: async (config) => {
+    const logger = createLogger({ level: config['log-level'], name: 'mtaq-ingress' });
+    try {
+      await runIngress(config, logger);
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, 'ingress failed to start');
+      logger.flush();
+      return 1;
+    }
+    return -1; // keeps running until a signal
+  },
+  config: (config, words) => {
+    const sub = words[0] ?? 'check';
+    if (sub === 'check') {
+      process.stdout.write(formatConfig(config));
+      process.stderr.write('configuration is valid\n');
+      return 0;
+    }
+    if (sub === 'keys') {
+      for (const info of schema) process.stdout.write(`${info.key.padEnd(32)} ${info.default.padEnd(36)} ${info.description}\n`);
+      return 0;
+    }
+    process.stderr.write(`mtaq config: unknown subcommand "${sub}" (expected check or keys)\n`);
+    return 2;
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+    process.stdout.write(USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    process.stdout.write('mtaq 0.1.0\n');
+    return 0;
+  }
+  const [name, ...args] = argv;
+  const command = commands[name!];
+  if (!command) {
+    process.stderr.write(`mtaq: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mtaq: configuration error\n${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  for (const warning of loaded.warnings) process.stderr.write(`mtaq: warning: ${warning.message}\n`);
+  const unknownOptions = loaded.rest.filter((word) => word.startsWith('-'));
+  if (unknownOptions.length) {
+    process.stderr.write(`mtaq: unknown option ${unknownOptions.join(', ')} (see mtaq config keys)\n`);
+    return 2;
+  }
+  return command(loaded.config, loaded.rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`mtaq: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

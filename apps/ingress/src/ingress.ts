@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '@mtaq/config';
+import {
+  createMessageIdGenerator,
+  encodeMessage,
+  extractMqHeaders,
+  formatTime,
+  receivedHeader,
+  type IncomingMessage,
+} from '@mtaq/envelope';
+import { MtaqError, PublishError, SmtpReplyError } from '@mtaq/errors';
+import type { Logger } from '@mtaq/log';
+import type { Publisher } from '@mtaq/queue';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { buildIncoming, INGRESS_OWNED } from './incoming.js';
+import { MtaqSMTPServer, type MtaqServerOptions } from './smtp-server.js';
+import { mappedSourceIps } from './source-ip.js';
+
+export interface IngressDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly publisher: Publisher;
+}
+
+export interface Listener {
+  readonly address: string;
+  readonly port: number;
+  readonly secure: boolean;
+}
+
+type SmtpCallbackError = Error & { responseCode: number };
+
+/**
+ * The SMTP side of mtaq: listeners on every `smtp-ip` × `smtp-port` (plus implicit-TLS ports),
+ * turning each accepted message into one JSON document per recipient on the inbox queue. The
+ * client's 250 is sent only after RabbitMQ confirmed every one of those publishes.
+ */
+export class Ingress {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #publisher: Publisher;
+  readonly #nextId: () => string;
+  readonly #servers: MtaqSMTPServer[] = [];
+
+  constructor(deps: IngressDeps) {
+    this.#config = deps.config;
+    this.#log = deps.logger.child({ component: 'ingress' });
+    this.#publisher = deps.publisher;
+    this.#nextId = createMessageIdGenerator(deps.config['server-id']);
+  }
+
+  /** Opens every listener; rejects (closing those already open) if any address cannot be bound. */
+  async listen(): Promise<Listener[]> {
+    const config = this.#config;
+    const hosts: Array<string | undefined> = config['smtp-ip'].length ? [...config['smtp-ip']] : [undefined];
+    const plan = [
+      ...config['smtp-port'].map((port) => ({ port, secure: false })),
+      ...config['smtp-secure-port'].map((port) => ({ port, secure: true })),
+    ];
+    const tls = this.#tlsOptions();
+    const listeners: Listener[] = [];
+    try {
+      for (const host of hosts) {
+        for (const { port, secure } of plan) {
+          const server = new MtaqSMTPServer(this.#serverOptions(secure, tls));
+          // client-side socket errors (resets, TLS failures) are routine on an MTA: log, never crash
+          server.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'smtp connection error'));
+          this.#servers.push(server);
+          listeners.push(await listenOn(server, port, host, secure));
+        }
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#log.info({ listeners }, 'listening');
+    return listeners;
+  }
+
+  /** Stops accepting; sessions in flight finish their transaction (bounded by smtp-server's closeTimeout). */
+  async close(): Promise<void> {
+    const servers = this.#servers.splice(0);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  #tlsOptions(): { key?: Buffer; cert?: Buffer; ciphers?: string } {
+    const config = this.#config;
+    if (!config['smtp-certificate'] || !config['smtp-key']) return {};
+    return {
+      cert: readFileSync(config['smtp-certificate']),
+      key: readFileSync(config['smtp-key']),
+      ...(config['smtp-ciphers'] ? { ciphers: config['smtp-ciphers'] } : {}),
+    };
+  }
+
+  #serverOptions(secure: boolean, tls: { key?: Buffer; cert?: Buffer }): MtaqServerOptions {
+    const config = this.#config;
+    const delayMs = config['smtp-greeting-delay'] * 1000;
+    const exempt = config['smtp-greeting-delay-exempt'];
+    return {
+      ...tls,
+      secure,
+      name: config['smtp-hostname'],
+      size: config['smtp-maxsize'],
+      rejectOversized: true,
+      socketTimeout: config['smtp-timeout'] * 1000,
+      maxRecipients: config['smtp-max-recipients'],
+      lenientAddressParsing: config['smtp-validate-address'] === 'loose',
+      hideSTARTTLS: !tls.cert,
+      hideDSN: !config['dsn-advertise'],
+      // AUTH arrives with the auth backends; until then nobody can log in
+      disabledCommands: ['AUTH'],
+      authOptional: true,
+      disableReverseLookup: true,
+      logger: false,
+      greetingDelay: (ip) => (delayMs > 0 && !exempt.contains(ip) ? delayMs : 0),
+      onConnect: (session, callback) => this.#onConnect(session, callback),
+      onData: (stream, session, callback) => this.#onData(stream, session, callback),
+    };
+  }
+
+  #onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const range = this.#config['smtp-range'];
+    if (!range.isEmpty && !range.contains(session.remoteAddress)) {
+      this.#log.info({ sid: session.id, remote: session.remoteAddress }, 'connection refused by smtp-range');
+      callback(smtpError(new SmtpReplyError(`${session.remoteAddress} is not allowed to connect`, 554, '5.7.1')));
+      return;
+    }
+    callback();
+  }
+
+  #onData(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    callback: (err?: Error | null, message?: string) => void,
+  ): void {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => {
+      // past the limit the rest is only drained; smtp-server answers 552 5.3.4 itself
+      if (!stream.sizeExceeded) chunks.push(chunk);
+    });
+    stream.once('end', () => {
+      if (stream.sizeExceeded) {
+        callback(smtpError(new SmtpReplyError('message exceeds fixed maximum message size', 552, '5.3.4')));
+        return;
+      }
+      this.#queue(Buffer.concat(chunks), session).then(
+        (reply) => callback(null, reply),
+        (err: unknown) => callback(smtpError(err)),
+      );
+    });
+  }
+
+  /** Turns one received message into per-recipient JSON and publishes it; returns the 250 text. */
+  async #queue(raw: Buffer, session: SMTPServerSession): Promise<string> {
+    const config = this.#config;
+    const log = this.#log.child({ sid: session.id });
+    let body = raw;
+    let extracted: Record<string, unknown> = {};
+    if (config['smtp-extract']) {
+      const result = extractMqHeaders(raw);
+      body = result.mime;
+      for (const warning of result.warnings) log.warn({ warning }, 'ignored x-mq header');
+      for (const [key, value] of Object.entries(result.properties)) {
+        if (INGRESS_OWNED.has(key)) log.warn({ property: key }, 'x-mq header may not set an ingress property');
+        else extracted[key] = value;
+      }
+    }
+    const now = new Date();
+    const received = receivedHeader({
+      from: session.hostNameAppearsAs || undefined,
+      remoteIp: session.remoteAddress,
+      hostname: config['smtp-hostname'],
+      protocol: session.transmissionType,
+      id: session.id,
+      recipient: session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0]!.address : undefined,
+      tls: session.tlsOptions || undefined,
+      date: now,
+    });
+    const messages = buildIncoming(
+      {
+        received: formatTime(now),
+        hostname: config['smtp-hostname'],
+        mime: Buffer.concat([Buffer.from(received, 'latin1'), body]),
+        session,
+        extracted,
+        mappedIps: mappedSourceIps(session.localAddress, config['smtp-mappable-ips'], config['smtp-unmappable-ips']),
+      },
+      this.#nextId,
+    );
+    await this.#publishAll(messages, log);
+    log.info(
+      { mids: messages.map((m) => m['message-id']), from: messages[0]?.envelope, rcpts: messages.length, bytes: raw.length },
+      'queued',
+    );
+    return [
+      'Ok, your message has been queued using the following identifiers:',
+      ...messages.map((m) => `${m['message-id']} for ${m.recipient}`),
+    ].join('\n');
+  }
+
+  async #publishAll(messages: IncomingMessage[], log: Logger): Promise<void> {
+    const queue = this.#config['rabbitmq-inbox'];
+    // an empty inbox name means ordinary mail is accepted and dropped (reference §1, C18)
+    if (!queue) return;
+    const gzip = this.#config['rabbitmq-encoding'] === 'gzip';
+    const withPriority = (this.#config['rabbitmq-maxpriority'] ?? 0) > 0;
+    const results = await Promise.allSettled(
+      messages.map((message) => {
+        const { body, contentEncoding } = encodeMessage(message, { gzip });
+        const priority = withPriority && typeof message['priority'] === 'number' ? message['priority'] : undefined;
+        return this.#publisher.publish(queue, body, {
+          messageId: message['message-id'],
+          ...(contentEncoding ? { contentEncoding } : {}),
+          ...(priority !== undefined ? { priority } : {}),
+        });
+      }),
+    );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ mid: messages[i]!['message-id'], err: r.reason as Error }] : []));
+    if (failed.length === 0) return;
+    const confirmed = messages.filter((_, i) => results[i]!.status === 'fulfilled').map((m) => m['message-id']);
+    // the client retries the whole message, so confirmed copies become duplicates: say which
+    log.error(
+      { queue, failed: failed.map((f) => f.mid), confirmed, err: failed[0]!.err.message },
+      confirmed.length ? 'partially published, client told to retry' : 'publish failed, client told to retry',
+    );
+    throw failed[0]!.err instanceof PublishError ? failed[0]!.err : new PublishError(failed[0]!.err.message);
+  }
+}
+
+/** smtp-server sends `err.responseCode` and `err.message`; our send() keeps a leading status. */
+function smtpError(err: unknown): SmtpCallbackError {
+  if (err instanceof MtaqError) return Object.assign(new Error(err.reply), { responseCode: err.responseCode });
+  return Object.assign(new Error('4.3.0 local error in processing'), { responseCode: 451 });
+}
+
+function listenOn(server: MtaqSMTPServer, port: number, host: string | undefined, secure: boolean): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new Error(`cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
+    };
+    server.server.once('error', onError);
+    server.server.listen(port, host, () => {
+      server.server.off('error', onError);
+      const address = server.server.address() as AddressInfo;
+      resolve({ address: address.address, port: address.port, secure });
+    });
+  });
+}

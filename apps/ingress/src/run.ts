@@ -1,0 +1,107 @@
+import cluster from 'node:cluster';
+import type { Config } from '@mtaq/config';
+import type { Logger } from '@mtaq/log';
+import { Broker, declareTopology, Publisher, redactUrl, topologyFromConfig } from '@mtaq/queue';
+import { Ingress, type Listener } from './ingress.js';
+
+export interface RunningIngress {
+  readonly listeners: Listener[];
+  /** Graceful stop: no new connections, sessions in flight finish, confirms drain, broker closes. */
+  stop(): Promise<void>;
+}
+
+/** One ingress process: broker connection, confirm publisher, SMTP listeners. */
+export async function startIngress(config: Config, logger: Logger): Promise<RunningIngress> {
+  const topology = topologyFromConfig(config);
+  const broker = new Broker({
+    urls: config['rabbitmq-address'],
+    logger,
+    reconnectDelay: config['rabbitmq-reconnect-delay'],
+    connectionName: `mtaq ingress ${process.pid}`,
+    setup: config['rabbitmq-declare'] ? (connection) => declareTopology(connection, topology) : undefined,
+  });
+  logger.info({ broker: config['rabbitmq-address'].map(redactUrl) }, 'starting ingress');
+  await broker.start();
+  const publisher = new Publisher(broker, {
+    exchange: config['rabbitmq-exchange'],
+    persistent: config['rabbitmq-persistent'],
+    maxInFlight: config['rabbitmq-throttle'],
+    timeout: config['rabbitmq-publish-timeout'],
+    logger,
+  });
+  const ingress = new Ingress({ config, logger, publisher });
+  let listeners: Listener[];
+  try {
+    listeners = await ingress.listen();
+  } catch (err) {
+    await publisher.close();
+    await broker.close();
+    throw err;
+  }
+  return {
+    listeners,
+    async stop() {
+      await ingress.close();
+      await publisher.close();
+      await broker.close();
+    },
+  };
+}
+
+/**
+ * `smtp-threads: N` runs N ingress processes behind the same listeners (node:cluster shares the
+ * sockets). The primary only supervises; SIGTERM is passed on and waited for.
+ */
+export async function runIngress(config: Config, logger: Logger): Promise<void> {
+  const threads = config['smtp-threads'];
+  if (threads > 1 && cluster.isPrimary) {
+    superviseWorkers(threads, logger);
+    return;
+  }
+  const running = await startIngress(config, logger);
+  if (cluster.isWorker) process.send?.({ type: 'listening', listeners: running.listeners });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => {
+        logger.info('stopped');
+        logger.flush?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function superviseWorkers(threads: number, logger: Logger): void {
+  let stopping = false;
+  let ready = 0;
+  for (let i = 0; i < threads; i++) cluster.fork();
+  cluster.on('message', (_worker, message: { type?: string; listeners?: Listener[] }) => {
+    if (message?.type === 'listening' && ++ready === threads) logger.info({ listeners: message.listeners, threads }, 'listening');
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.error({ worker: worker.process.pid, code, signal }, 'ingress worker died, restarting');
+    setTimeout(() => cluster.fork(), 1000);
+  });
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, threads }, 'shutting down workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

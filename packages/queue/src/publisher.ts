@@ -1,0 +1,204 @@
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import { PublishError } from '@mtaq/errors';
+import { silentLogger, type Logger } from '@mtaq/log';
+import type { Broker } from './broker.js';
+
+export interface PublisherOptions {
+  /** `rabbitmq-exchange`; empty string is the default (nameless) exchange. */
+  readonly exchange: string;
+  /** `rabbitmq-persistent`: delivery-mode 2. */
+  readonly persistent: boolean;
+  /** `rabbitmq-throttle`: most unconfirmed publishes in flight; callers beyond it wait. */
+  readonly maxInFlight: number;
+  /** `rabbitmq-publish-timeout` in seconds: a confirm later than this is an error. */
+  readonly timeout: number;
+  readonly logger?: Logger;
+}
+
+export interface PublishOptions {
+  /** Becomes the AMQP message-id, and lets a broker `return` be matched to its publish. */
+  readonly messageId?: string;
+  readonly contentEncoding?: string;
+  readonly priority?: number;
+  readonly headers?: Record<string, unknown>;
+}
+
+interface Pending {
+  readonly routingKey: string;
+  readonly messageId: string;
+  returned?: string;
+  settled: boolean;
+  timer: NodeJS.Timeout;
+  resolve(): void;
+  reject(error: PublishError): void;
+}
+
+/**
+ * Publishes on a ConfirmChannel and resolves only once RabbitMQ has taken responsibility for the
+ * message. Everything else (no broker, nack, unroutable return, channel loss, confirm timeout)
+ * rejects with a PublishError, which maps to `451 4.3.0` at the SMTP edge.
+ */
+export class Publisher {
+  readonly #broker: Broker;
+  readonly #options: PublisherOptions;
+  readonly #log: Logger;
+  #channel: ConfirmChannel | undefined;
+  #opening: Promise<ConfirmChannel | undefined> | undefined;
+  readonly #pending = new Set<Pending>();
+  /** messageId → publishes awaiting a confirm; a `return` names only the message-id. */
+  readonly #byMessageId = new Map<string, Pending[]>();
+  #inFlight = 0;
+  readonly #waiters: Array<() => void> = [];
+  #sequence = 0;
+  #closed = false;
+
+  constructor(broker: Broker, options: PublisherOptions) {
+    this.#broker = broker;
+    this.#options = options;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'publisher' });
+    broker.on('connected', (connection) => void this.#open(connection));
+    broker.on('disconnected', () => this.#dropChannel(new PublishError('connection to the message broker was lost')));
+    if (broker.connection) void this.#open(broker.connection);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves when the broker confirmed the message; see the class comment for rejections. */
+  async publish(routingKey: string, body: Buffer, options: PublishOptions = {}): Promise<void> {
+    if (this.#closed) throw new PublishError('publisher is closed');
+    await this.#acquire();
+    try {
+      const channel = this.#channel ?? (await this.#ensureChannel());
+      if (!channel) throw new PublishError('message broker is unavailable');
+      await this.#send(channel, routingKey, body, options);
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** Waits for outstanding confirms (bounded by the publish timeout), then closes the channel. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const deadline = Date.now() + this.#options.timeout * 1000;
+    while (this.#pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const channel = this.#channel;
+    this.#dropChannel(new PublishError('publisher is closed'));
+    if (channel) await channel.close().catch(() => undefined);
+  }
+
+  #send(channel: ConfirmChannel, routingKey: string, body: Buffer, options: PublishOptions): Promise<void> {
+    const messageId = options.messageId ?? `p${++this.#sequence}`;
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = {
+        routingKey,
+        messageId,
+        settled: false,
+        timer: setTimeout(
+          () => this.#settle(pending, new PublishError(`message broker did not confirm within ${this.#options.timeout}s`)),
+          this.#options.timeout * 1000,
+        ),
+        resolve,
+        reject,
+      };
+      this.#pending.add(pending);
+      const sameId = this.#byMessageId.get(messageId);
+      if (sameId) sameId.push(pending);
+      else this.#byMessageId.set(messageId, [pending]);
+      try {
+        channel.publish(
+          this.#options.exchange,
+          routingKey,
+          body,
+          {
+            mandatory: true,
+            persistent: this.#options.persistent,
+            contentType: 'application/json',
+            messageId,
+            ...(options.contentEncoding ? { contentEncoding: options.contentEncoding } : {}),
+            ...(options.priority !== undefined ? { priority: options.priority } : {}),
+            ...(options.headers ? { headers: options.headers } : {}),
+          },
+          (err: unknown) => {
+            if (err) this.#settle(pending, new PublishError('message broker refused the message (nack)', { cause: err }));
+            else if (pending.returned) this.#settle(pending, new PublishError(pending.returned));
+            else this.#settle(pending);
+          },
+        );
+      } catch (err) {
+        this.#settle(pending, new PublishError(`publish failed: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+  }
+
+  #settle(pending: Pending, error?: PublishError): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    clearTimeout(pending.timer);
+    this.#pending.delete(pending);
+    const list = this.#byMessageId.get(pending.messageId);
+    if (list) {
+      const rest = list.filter((p) => p !== pending);
+      if (rest.length) this.#byMessageId.set(pending.messageId, rest);
+      else this.#byMessageId.delete(pending.messageId);
+    }
+    if (error) pending.reject(error);
+    else pending.resolve();
+  }
+
+  /** RabbitMQ sends basic.return before the ack of an unroutable mandatory message. */
+  #onReturn(message: Message): void {
+    const { messageId } = message.properties as { messageId?: string };
+    const { routingKey, replyText } = message.fields as { routingKey: string; replyText?: string };
+    const target = this.#byMessageId.get(messageId ?? '')?.find((p) => !p.returned && p.routingKey === routingKey);
+    if (target) target.returned = `message broker could not route to queue "${routingKey}" (${replyText ?? 'NO_ROUTE'})`;
+  }
+
+  async #ensureChannel(): Promise<ConfirmChannel | undefined> {
+    const connection = this.#broker.connection;
+    if (!connection) return undefined;
+    return this.#open(connection);
+  }
+
+  #open(connection: ChannelModel): Promise<ConfirmChannel | undefined> {
+    if (this.#opening) return this.#opening;
+    this.#opening = (async () => {
+      try {
+        const channel = await connection.createConfirmChannel();
+        channel.on('return', (m: Message) => this.#onReturn(m));
+        channel.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'publish channel error'));
+        channel.on('close', () => {
+          if (this.#channel === channel) this.#dropChannel(new PublishError('publish channel closed'));
+        });
+        this.#channel = channel;
+        return channel;
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'could not open publish channel');
+        return undefined;
+      } finally {
+        this.#opening = undefined;
+      }
+    })();
+    return this.#opening;
+  }
+
+  #dropChannel(error: PublishError): void {
+    this.#channel = undefined;
+    for (const pending of [...this.#pending]) this.#settle(pending, error);
+  }
+
+  async #acquire(): Promise<void> {
+    if (this.#inFlight < this.#options.maxInFlight) {
+      this.#inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#inFlight--;
+  }
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
+
+export const AMQP_URL = process.env['MTAQ_TEST_AMQP'] ?? 'amqp://guest:guest@127.0.0.1/';
+
+/** Queue names of a test's own, so parallel or earlier runs never interfere. */
+export function uniqueName(prefix: string): string {
+  return `mtaq-test-${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export class TestBroker {
+  private constructor(
+    readonly connection: ChannelModel,
+    readonly channel: Channel,
+  ) {}
+
+  static async open(): Promise<TestBroker> {
+    const connection = await connect(AMQP_URL);
+    const channel = await connection.createChannel();
+    return new TestBroker(connection, channel);
+  }
+
+  /** Waits until `count` messages could be taken from the queue, or the timeout passes. */
+  async take(queue: string, count: number, timeoutMs = 5000): Promise<GetMessage[]> {
+    const got: GetMessage[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (got.length < count && Date.now() < deadline) {
+      const message = await this.channel.get(queue, { noAck: true });
+      if (message) got.push(message);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    return got;
+  }
+
+  /** Messages of a queue parsed as JSON. */
+  async takeJson(queue: string, count: number, timeoutMs = 5000): Promise<Array<Record<string, unknown>>> {
+    return (await this.take(queue, count, timeoutMs)).map((m) => JSON.parse(m.content.toString()) as Record<string, unknown>);
+  }
+
+  async count(queue: string): Promise<number> {
+    return (await this.channel.checkQueue(queue)).messageCount;
+  }
+
+  async deleteQueues(...queues: string[]): Promise<void> {
+    for (const q of queues) await this.channel.deleteQueue(q).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close().catch(() => undefined);
+  }
+}
