@@ -89,8 +89,9 @@ describe('ingress → inbox', () => {
     assert.match(reply.lines[2]!, /^250 2\.6\.0 [a-z0-9]{8,} for sales@example\.com$/);
     const docs = await broker.takeJson(inbox, 2);
     const byRcpt = Object.fromEntries(docs.map((d) => [d['recipient'], d['message-id']]));
-    assert.equal(reply.lines[1]!.split(' ')[2], byRcpt['info@example.com']);
-    assert.equal(reply.lines[2]!.split(' ')[2], byRcpt['sales@example.com']);
+    const idOf = (line: string): string | undefined => / ([a-z0-9]{8,}) for /.exec(line)?.[1];
+    assert.equal(idOf(reply.lines[1]!), byRcpt['info@example.com']);
+    assert.equal(idOf(reply.lines[2]!), byRcpt['sales@example.com']);
   });
 
   test('C14 connection, received, hostname, Received header; field by field', async () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, formatConfig, loadConfig, schema, type Config } from '@mtaq/config';
+import { ConfigError, formatConfig, keyInfo, loadConfig, type Config } from '@mtaq/config';
 import { runIngress } from '@mtaq/ingress';
 import { createLogger } from '@mtaq/log';
 
@@ -39,7 +39,7 @@ const commands: Record<string, Command> = {
       return 0;
     }
     if (sub === 'keys') {
-      for (const info of schema) process.stdout.write(`${info.key.padEnd(32)} ${info.default.padEnd(36)} ${info.description}\n`);
+      for (const info of keyInfo) process.stdout.write(`${info.key.padEnd(32)} ${info.default.padEnd(36)} ${info.description}\n`);
       return 0;
     }
     process.stderr.write(`mtaq config: unknown subcommand "${sub}" (expected check or keys)\n`);

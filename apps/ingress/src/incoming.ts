@@ -1,21 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import type { IncomingMessage } from '@mtaq/envelope';
+import type { SmtpIncomingMessage } from '@mtaq/envelope';
 import type { SMTPServerSession } from 'smtp-server';
-
-/**
- * Properties an `x-mq-*` header must never set: they describe what the ingress itself saw, and
- * letting a client forge them would e.g. redirect a message through `x-mq-recipient`.
- */
-export const INGRESS_OWNED = new Set([
-  'message-id', 'received', 'hostname', 'recipient', 'mime', 'connection', 'checks', 'results', 'spool', 'cli', 'http',
-]);
 
 export interface TransactionFacts {
   readonly received: string;
   readonly hostname: string;
   readonly mime: Buffer;
   readonly session: SMTPServerSession;
-  /** Properties from `x-mq-*` headers, already stripped of ingress-owned names. */
+  /** Properties from `x-mq-*` headers (the extractor refuses names the ingress owns). */
   readonly extracted: Record<string, unknown>;
   /** `ips` from the mappable local address, if any; `x-mq-ip` wins over it. */
   readonly mappedIps: string[] | undefined;
@@ -25,10 +17,10 @@ export interface TransactionFacts {
  * One JSON document per recipient (reference §3). The shared part is computed once; each recipient
  * only adds its id, address and DSN parameters.
  */
-export function buildIncoming(facts: TransactionFacts, nextId: () => string): IncomingMessage[] {
+export function buildIncoming(facts: TransactionFacts, nextId: () => string): SmtpIncomingMessage[] {
   const { session, extracted } = facts;
   const mailFrom = session.envelope.mailFrom;
-  const connection: IncomingMessage['connection'] = {
+  const connection: SmtpIncomingMessage['connection'] = {
     'local-ip': session.localAddress,
     'local-port': session.localPort,
     'remote-ip': session.remoteAddress,
@@ -50,7 +42,7 @@ export function buildIncoming(facts: TransactionFacts, nextId: () => string): In
     if (rcpt.dsn?.orcpt) dsn['orcpt'] = rcpt.dsn.orcpt;
     Object.assign(dsn, extractedDsn);
     const ips = (extracted['ips'] as string[] | undefined) ?? facts.mappedIps;
-    const message: IncomingMessage = {
+    const message: SmtpIncomingMessage = {
       'message-id': nextId(),
       received: facts.received,
       hostname: facts.hostname,

@@ -6,14 +6,16 @@ import {
   encodeMessage,
   extractMqHeaders,
   formatTime,
+  isValidMailbox,
   receivedHeader,
-  type IncomingMessage,
+  receivedProtocol,
+  type SmtpIncomingMessage,
 } from '@mtaq/envelope';
 import { MtaqError, PublishError, SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { buildIncoming, INGRESS_OWNED } from './incoming.js';
+import { buildIncoming } from './incoming.js';
 import { MtaqSMTPServer, type MtaqServerOptions } from './smtp-server.js';
 import { mappedSourceIps } from './source-ip.js';
 
@@ -106,9 +108,11 @@ export class Ingress {
       rejectOversized: true,
       socketTimeout: config['smtp-timeout'] * 1000,
       maxRecipients: config['smtp-max-recipients'],
-      lenientAddressParsing: config['smtp-validate-address'] === 'loose',
+      // smtp-server's own check answers 501; we validate per smtp-validate-address and answer 553
+      lenientAddressParsing: true,
       hideSTARTTLS: !tls.cert,
       hideDSN: !config['dsn-advertise'],
+      hideENHANCEDSTATUSCODES: false,
       // AUTH arrives with the auth backends; until then nobody can log in
       disabledCommands: ['AUTH'],
       authOptional: true,
@@ -116,6 +120,8 @@ export class Ingress {
       logger: false,
       greetingDelay: (ip) => (delayMs > 0 && !exempt.contains(ip) ? delayMs : 0),
       onConnect: (session, callback) => this.#onConnect(session, callback),
+      onMailFrom: (address, _session, callback) => callback(this.#checkAddress(address.address, 'sender', true)),
+      onRcptTo: (address, _session, callback) => callback(this.#checkAddress(address.address, 'recipient', false)),
       onData: (stream, session, callback) => this.#onData(stream, session, callback),
     };
   }
@@ -128,6 +134,13 @@ export class Ingress {
       return;
     }
     callback();
+  }
+
+  /** `smtp-validate-address` (reference §8.3); the null sender `<>` is always allowed. */
+  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): SmtpCallbackError | null {
+    if (address === '' && nullAllowed) return null;
+    if (isValidMailbox(address, this.#config['smtp-validate-address'])) return null;
+    return smtpError(new SmtpReplyError(`${role} address <${address}> is not a valid mailbox`, 553, '5.1.3'));
   }
 
   #onData(
@@ -162,27 +175,29 @@ export class Ingress {
       const result = extractMqHeaders(raw);
       body = result.mime;
       for (const warning of result.warnings) log.warn({ warning }, 'ignored x-mq header');
-      for (const [key, value] of Object.entries(result.properties)) {
-        if (INGRESS_OWNED.has(key)) log.warn({ property: key }, 'x-mq header may not set an ingress property');
-        else extracted[key] = value;
-      }
+      extracted = result.properties;
     }
     const now = new Date();
     const received = receivedHeader({
-      from: session.hostNameAppearsAs || undefined,
+      from: session.hostNameAppearsAs || '',
       remoteIp: session.remoteAddress,
       hostname: config['smtp-hostname'],
-      protocol: session.transmissionType,
+      protocol: receivedProtocol({
+        esmtp: session.openingCommand !== 'HELO',
+        tls: session.secure,
+        auth: Boolean(session.user),
+        utf8: Boolean(session.envelope.smtpUtf8),
+      }),
       id: session.id,
       recipient: session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0]!.address : undefined,
-      tls: session.tlsOptions || undefined,
+      tls: session.tlsOptions ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name } : undefined,
       date: now,
     });
     const messages = buildIncoming(
       {
         received: formatTime(now),
         hostname: config['smtp-hostname'],
-        mime: Buffer.concat([Buffer.from(received, 'latin1'), body]),
+        mime: Buffer.concat([Buffer.from(received, 'utf8'), body]),
         session,
         extracted,
         mappedIps: mappedSourceIps(session.localAddress, config['smtp-mappable-ips'], config['smtp-unmappable-ips']),
@@ -200,7 +215,7 @@ export class Ingress {
     ].join('\n');
   }
 
-  async #publishAll(messages: IncomingMessage[], log: Logger): Promise<void> {
+  async #publishAll(messages: SmtpIncomingMessage[], log: Logger): Promise<void> {
     const queue = this.#config['rabbitmq-inbox'];
     // an empty inbox name means ordinary mail is accepted and dropped (reference §1, C18)
     if (!queue) return;

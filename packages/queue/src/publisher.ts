@@ -68,11 +68,20 @@ export class Publisher {
   /** Resolves when the broker confirmed the message; see the class comment for rejections. */
   async publish(routingKey: string, body: Buffer, options: PublishOptions = {}): Promise<void> {
     if (this.#closed) throw new PublishError('publisher is closed');
-    await this.#acquire();
+    // one bound for the whole publish: waiting for a slot or a channel counts as much as the confirm
+    const deadline = Date.now() + this.#options.timeout * 1000;
+    const tooLate = (): PublishError => new PublishError(`message broker did not confirm within ${this.#options.timeout}s`);
+    const slot = this.#acquire();
     try {
-      const channel = this.#channel ?? (await this.#ensureChannel());
+      await withDeadline(slot.promise, deadline, tooLate);
+    } catch (err) {
+      slot.cancel();
+      throw err;
+    }
+    try {
+      const channel = this.#channel ?? (await withDeadline(this.#ensureChannel(), deadline, tooLate));
       if (!channel) throw new PublishError('message broker is unavailable');
-      await this.#send(channel, routingKey, body, options);
+      await this.#send(channel, routingKey, body, options, deadline);
     } finally {
       this.#release();
     }
@@ -88,7 +97,7 @@ export class Publisher {
     if (channel) await channel.close().catch(() => undefined);
   }
 
-  #send(channel: ConfirmChannel, routingKey: string, body: Buffer, options: PublishOptions): Promise<void> {
+  #send(channel: ConfirmChannel, routingKey: string, body: Buffer, options: PublishOptions, deadline: number): Promise<void> {
     const messageId = options.messageId ?? `p${++this.#sequence}`;
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
@@ -97,7 +106,7 @@ export class Publisher {
         settled: false,
         timer: setTimeout(
           () => this.#settle(pending, new PublishError(`message broker did not confirm within ${this.#options.timeout}s`)),
-          this.#options.timeout * 1000,
+          Math.max(0, deadline - Date.now()),
         ),
         resolve,
         reject,
@@ -188,12 +197,25 @@ export class Publisher {
     for (const pending of [...this.#pending]) this.#settle(pending, error);
   }
 
-  async #acquire(): Promise<void> {
+  /** Resolves true once a slot is ours; a waiter that gave up (deadline) is skipped on release. */
+  #acquire(): { promise: Promise<boolean>; cancel(): void } {
     if (this.#inFlight < this.#options.maxInFlight) {
       this.#inFlight++;
-      return;
+      return { promise: Promise.resolve(true), cancel: () => this.#release() };
     }
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    let waiter!: () => void;
+    const promise = new Promise<boolean>((resolve) => {
+      waiter = () => resolve(true);
+      this.#waiters.push(waiter);
+    });
+    return {
+      promise,
+      cancel: () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        else this.#release(); // granted just as the deadline passed: hand the slot on
+      },
+    };
   }
 
   #release(): void {
@@ -201,4 +223,21 @@ export class Publisher {
     if (next) next();
     else this.#inFlight--;
   }
+}
+
+/** The promise's value, or the error from `late()` once `deadline` (epoch ms) has passed. */
+function withDeadline<T>(promise: Promise<T>, deadline: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), Math.max(0, deadline - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
 }

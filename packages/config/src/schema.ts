@@ -1,0 +1,321 @@
+import { amqpAddresses } from './amqp.js';
+import {
+  bool,
+  cidrList,
+  dsnNotify,
+  duration,
+  durationList,
+  int,
+  ipList,
+  maskAuthUrl,
+  oneOf,
+  port,
+  portList,
+  queueName,
+  secretText,
+  size,
+  someOf,
+  text,
+  textList,
+  url,
+  type ValueType,
+} from './parsers.js';
+
+export type Group =
+  | 'SMTP ingress'
+  | 'Spool'
+  | 'RabbitMQ'
+  | 'Delivery'
+  | 'DNS'
+  | 'Database'
+  | 'Storage'
+  | 'Logging'
+  | 'Cluster'
+  | 'Process'
+  | 'Legacy';
+
+export interface KeyDef<T> {
+  readonly group: Group;
+  readonly type: ValueType<T>;
+  /** Default in file syntax: the single source of defaults, parsed like any other value. */
+  readonly default: string;
+  readonly description: string;
+  /** Older or alternative names; within one source the canonical name wins over an alias (I3). */
+  readonly aliases: readonly string[];
+  /** The value (or part of it) is a credential: masked by `formatConfig` and in error messages. */
+  readonly secret: boolean;
+}
+
+interface Extra {
+  readonly aliases?: readonly string[];
+  readonly secret?: boolean;
+}
+
+function inGroup(group: Group) {
+  return <T>(type: ValueType<T>, dflt: string, description: string, extra: Extra = {}): KeyDef<T> => ({
+    group,
+    type,
+    default: dflt,
+    description,
+    aliases: extra.aliases ?? [],
+    secret: extra.secret ?? type.mask !== undefined,
+  });
+}
+
+const smtp = inGroup('SMTP ingress');
+const spool = inGroup('Spool');
+const rabbit = inGroup('RabbitMQ');
+const delivery = inGroup('Delivery');
+const dns = inGroup('DNS');
+const database = inGroup('Database');
+const storage = inGroup('Storage');
+const logging = inGroup('Logging');
+const cluster = inGroup('Cluster');
+const proc = inGroup('Process');
+const legacy = inGroup('Legacy');
+
+const strictness = oneOf(['strict', 'loose']);
+const positiveDuration = duration({ positive: true });
+const atLeastOne = int({ min: 1 });
+const unlimited = int({ min: 0, emptyAs: 0 });
+const prefetch = int({ min: 0, max: 65535 });
+const noSpaces = text({ describe: 'name', spaces: false });
+
+const AUTH_SCHEMES = ['hardcoded', 'file', 'ldap', 'ldaps', 'radius', 'users', 'http', 'https', 'exec'];
+const STORAGE_SCHEMES = [
+  'mongodb', 'mongodb+srv', 'couchbase', 'couchbases', 'sqlite', 'mysql', 'postgresql', 'postgres', 'dir', 'directory', 's3',
+];
+const DATABASE_SCHEMES = ['sqlite', 'mysql', 'postgresql', 'postgres'];
+
+/** Default `send-log-format`, MailerQ's documented template. */
+const SEND_LOG_FORMAT =
+  '[{$date}] {$result.state}:{$result.result} {$attempt} <{$email.envelope}> <{$email.recipient}> [{$result.from}] [{$result.to}] {$email.tags} {$result.code} {$result.status} {$result.description}';
+
+/**
+ * Every configuration key, in the order `formatConfig` and `--help` list them. The `Config` type
+ * is derived from this table, so adding a row here is all it takes to add a setting.
+ */
+export const schema = {
+  // ------------------------------------------------------------------ SMTP ingress (reference §2.2)
+  'smtp-port': smtp(portList, '25', 'Plain/STARTTLS listening ports; ranges allowed (25,2525,1024-1026); empty = none'),
+  'smtp-secure-port': smtp(portList, '', 'Implicit-TLS listening ports (TLS from the first byte); empty = none'),
+  'smtp-ip': smtp(ipList, '', 'Local addresses to listen on; empty = all addresses'),
+  'smtp-hostname': smtp(noSpaces, '', 'Name in the 220 greeting and the JSON "hostname"; empty = the OS host name'),
+  'smtp-certificate': smtp(text({ describe: 'path' }), '', 'PEM certificate file for STARTTLS and secure ports; empty = no TLS'),
+  'smtp-key': smtp(text({ describe: 'path' }), '', 'PEM private key file belonging to smtp-certificate', { aliases: ['smtp-privatekey'] }),
+  'smtp-ciphers': smtp(text(), '', "OpenSSL cipher list for TLS; empty = Node's default"),
+  'smtp-range': smtp(cidrList, '', 'Client addresses allowed to connect (";" list of CIDR ranges); empty = everyone'),
+  'smtp-proxy': smtp(cidrList, '', 'Peers whose connections start with a PROXY v1/v2 header (load balancers)'),
+  'smtp-protection': smtp(bool, 'true', 'Refuse clients that are on the abuse block-list'),
+  'smtp-auth': smtp(
+    url(AUTH_SCHEMES, { example: 'hardcoded://alice:secret', mask: maskAuthUrl }),
+    '',
+    'Authentication backend (hardcoded://, file://, ldap://, radius://, users://, http://, exec://); empty = no auth',
+  ),
+  'smtp-username': smtp(text(), '', 'Single login user name (MailerQ <= 5.11; prefer smtp-auth)'),
+  'smtp-password': smtp(secretText, '', 'Password for smtp-username', { secret: true }),
+  'smtp-validate-address': smtp(strictness, 'strict', 'MAIL FROM / RCPT TO syntax check: strict (RFC 5321) or loose'),
+  'smtp-maxsize': smtp(size(), '100MB', 'Largest accepted message, advertised with SIZE'),
+  'smtp-timeout': smtp(positiveDuration, '300', 'Seconds to wait for the client before closing with 421'),
+  'smtp-greeting-delay': smtp(duration(), '0', 'Seconds to wait before the 220 greeting, to catch clients that talk early'),
+  'smtp-greeting-delay-exempt': smtp(cidrList, '', 'Clients that never wait for the greeting delay'),
+  'smtp-threads': smtp(atLeastOne, '1', 'Worker threads for SMTP traffic'),
+  'smtp-max-recipients': smtp(atLeastOne, '1000', 'Most RCPT TO accepted in one transaction'),
+  'smtp-connections': smtp(unlimited, '0', 'Cap on inbound + outbound connections together; 0 = unlimited'),
+  'smtp-connections-in': smtp(unlimited, '0', 'Cap on inbound connections; 0 = unlimited'),
+  'smtp-connections-out': smtp(unlimited, '0', 'Cap on outbound connections; 0 = unlimited'),
+  'smtp-extract': smtp(bool, 'true', 'Turn x-mq-* headers of received mail into JSON properties'),
+  'smtp-check': smtp(someOf(['spf', 'dkim', 'dmarc', 'spam']), '', 'Checks run on received mail (results go into the JSON)'),
+  'smtp-auth-results': smtp(someOf(['local', 'nonlocal']), '', 'Add an Authentication-Results header to mail for local and/or non-local recipients'),
+  'spamassassin-host': smtp(noSpaces, 'localhost', 'spamd host used by the "spam" check'),
+  'spamassassin-port': smtp(port, '783', 'spamd port used by the "spam" check'),
+  'dsn-advertise': smtp(bool, 'true', 'Announce DSN in EHLO and accept RET/ENVID/NOTIFY/ORCPT'),
+  'smtp-default-ips': smtp(ipList, '', 'Source addresses for messages that name none; empty = all local addresses', {
+    aliases: ['smtp-defaultips', 'smtp-defaultip'],
+  }),
+  'smtp-mappable-ips': smtp(cidrList, '', 'Local addresses that received mail may be sent out from again'),
+  'smtp-unmappable-ips': smtp(cidrList, '', 'Exceptions to smtp-mappable-ips'),
+
+  // ------------------------------------------------------------------ spool directory injection
+  'spool-directory': spool(text({ describe: 'path' }), '', 'Directory watched for message files to inject; empty = off'),
+  'spool-fail-directory': spool(text({ describe: 'path' }), '', 'Where spool files that could not be injected are moved'),
+  'spool-delay': spool(duration(), '0', 'Seconds a spool file must be left alone before it is picked up'),
+  'spool-remove': spool(bool, 'true', 'Delete spool files after injecting them'),
+  'spool-extract': spool(bool, 'true', 'Turn x-mq-* headers of spool files into JSON properties'),
+  'spool-open-files': spool(atLeastOne, '10', 'Spool files processed at the same time'),
+  'spool-threads': spool(atLeastOne, '1', 'Threads reading the spool directory'),
+
+  // ------------------------------------------------------------------ RabbitMQ (reference §2.3)
+  'rabbitmq-address': rabbit(
+    amqpAddresses({ required: true }),
+    'amqp://guest:guest@localhost/',
+    'Broker URL(s): amqp[s]://user:pass@host[:port]/vhost; several joined by "," or hosts joined by ";"',
+  ),
+  'rabbitmq-verify': rabbit(bool, 'true', 'Verify the broker certificate for amqps://'),
+  'rabbitmq-outbox': rabbit(queueName, 'outbox', 'Queue delivery consumes from'),
+  'rabbitmq-inbox': rabbit(queueName, 'outbox', 'Queue received mail is published to; empty = drop ordinary mail'),
+  'rabbitmq-local': rabbit(queueName, '', 'Queue for mail to local addresses; empty = none'),
+  'rabbitmq-reports': rabbit(queueName, '', 'Queue for local mail recognised as a DSN/DMARC/MDN report; empty = none'),
+  'rabbitmq-refused': rabbit(queueName, '', 'Queue for refused mail (debugging; set a max-length); empty = none'),
+  'rabbitmq-results': rabbit(queueName, '', 'Queue for every final delivery result; empty = none'),
+  'rabbitmq-success': rabbit(queueName, '', 'Queue for successful deliveries; empty = none'),
+  'rabbitmq-failure': rabbit(queueName, '', 'Queue for final failures; empty = none'),
+  'rabbitmq-retry': rabbit(queueName, '', 'Queue for a copy of each transient failure that will be retried; empty = none'),
+  'rabbitmq-dsn': rabbit(queueName, '', 'Queue for generated bounces; empty = no bounces'),
+  'rabbitmq-exchange': rabbit(noSpaces, '', 'Exchange for every publish (declared as direct); empty = the default exchange'),
+  'rabbitmq-declare': rabbit(bool, 'true', 'Declare the exchange and queues at start-up'),
+  'rabbitmq-durable': rabbit(bool, 'true', 'Declare durable queues and exchanges'),
+  'rabbitmq-persistent': rabbit(bool, 'false', 'Publish persistent messages (delivery-mode 2)'),
+  'rabbitmq-lazy': rabbit(bool, 'false', 'Declare queues in lazy mode'),
+  'rabbitmq-quorum': rabbit(bool, 'false', 'Declare quorum queues instead of classic ones'),
+  'rabbitmq-maxpriority': rabbit(int({ min: 0, max: 255, emptyAs: 0 }), '', 'x-max-priority of every declared queue; empty or 0 = no priorities'),
+  'rabbitmq-consumers': rabbit(atLeastOne, '1', 'Consumer connections'),
+  'rabbitmq-publishers': rabbit(atLeastOne, '1', 'Publisher connections'),
+  'rabbitmq-qos': rabbit(prefetch, '1000', 'Prefetch per consumer; 0 = unlimited'),
+  'rabbitmq-minqos': rabbit(prefetch, '100', 'Lowest prefetch when it is reduced under load'),
+  'rabbitmq-flush-qos': rabbit(prefetch, '1000', 'Prefetch while draining park/paused queues'),
+  'rabbitmq-throttle': rabbit(atLeastOne, '100', 'Most unconfirmed publishes in flight'),
+  'rabbitmq-encoding': rabbit(oneOf(['', 'gzip']), '', 'gzip = compress every publish (content-encoding: gzip); empty = plain JSON'),
+  'rabbitmq-publish-timeout': rabbit(positiveDuration, '10', 'Seconds ingress waits for broker confirms before answering 451'),
+  'rabbitmq-reconnect-delay': rabbit(positiveDuration, '1', 'First delay before reconnecting to the broker (backs off from there)'),
+
+  // ------------------------------------------------------------------ delivery (reference §2.4)
+  'max-delivertime': delivery(positiveDuration, '86400', 'Seconds after first pickup to keep trying a message'),
+  'max-attempts': delivery(int(), '0', 'Most delivery attempts per message; 0 = unlimited (time limit only)'),
+  'retry-interval': delivery(durationList, '600,600,1800,1800,3600,3600,7200', 'Seconds between attempts; the last one repeats'),
+  'validate-envelope': delivery(strictness, 'strict', 'Envelope address check for JSON input: strict or loose'),
+  'validate-recipient': delivery(strictness, 'strict', 'Recipient address check for JSON input: strict or loose'),
+  smarthost: delivery(noSpaces, '', 'Relay all mail through this host; empty = deliver to MX'),
+  'smarthost-port': delivery(port, '25', 'Port of smarthost'),
+  'smarthost-username': delivery(text(), '', 'User name for AUTH at smarthost; empty = no AUTH'),
+  'smarthost-password': delivery(secretText, '', 'Password for smarthost-username', { secret: true }),
+  'smtp-sink-address': delivery(
+    { ...noSpaces, parse: (value: string) => (value === '0.0.0.0' ? '' : noSpaces.parse(value)) },
+    '',
+    'Debugging sink: connect here instead of the real MX (0.0.0.0 or empty = off)',
+  ),
+  'smtp-sink-port': delivery(port, '25', 'Port of smtp-sink-address'),
+  'smtp-sink-username': delivery(text(), '', 'User name for AUTH at the sink'),
+  'smtp-sink-password': delivery(secretText, '', 'Password for smtp-sink-username', { secret: true }),
+  'dsn-notify': delivery(dsnNotify, 'NEVER', 'NOTIFY for messages without dsn.notify: NEVER or SUCCESS,FAILURE,DELAY'),
+  'dsn-ret': delivery(oneOf(['HDRS', 'FULL']), 'HDRS', 'RET for messages without dsn.ret: HDRS or FULL'),
+  'server-id': delivery(int({ min: 0, max: 1295 }), '1', 'Instance number embedded in message ids; unique per instance'),
+  'proxy-server': delivery(url(['http', 'https', 'socks', 'socks4', 'socks5'], { example: 'http://proxy:3128' }), '', 'Proxy for HTTP downloads; empty = direct'),
+
+  // ------------------------------------------------------------------ DNS (5.13 names; 5.12 names as aliases, I13)
+  'dns-min-ttl': dns(positiveDuration, '60', 'Shorter TTLs are raised to this many seconds (must be > 0)'),
+  'dns-timeout': dns(duration({ emptyAs: 0 }), '', 'Seconds before a lookup fails; empty = from resolv.conf', { aliases: ['dns-expire'] }),
+  'dns-interval': dns(duration({ emptyAs: 0 }), '', 'Seconds before a query is retransmitted; empty = from resolv.conf'),
+  'dns-attempts': dns(atLeastOne, '5', 'Attempts per query'),
+  'dns-capacity': dns(atLeastOne, '100', 'Queries in flight at the same time'),
+  'dns-sockets': dns(atLeastOne, '4', 'UDP sockets used for queries'),
+  'dns-buffersize': dns(size({ emptyAs: 0 }), '', 'Socket receive buffer size; empty = system default'),
+  'dns-rotate': dns(bool, 'false', 'Spread queries over all name servers instead of trying them in order'),
+  'dns-nameserver': dns(ipList, '', 'Name servers to use instead of those in resolv.conf'),
+  'dns-spread': dns(duration({ emptyAs: 0 }), '', 'MailerQ 5.12: seconds before asking the next name server (accepted, ignored)'),
+  'dns-threads': dns(unlimited, '', 'MailerQ <= 5.10 resolver threads (accepted, ignored)'),
+  'dns-getaddrinfo': dns(bool, 'false', 'MailerQ <= 5.10 getaddrinfo switch (accepted, ignored)'),
+
+  // ------------------------------------------------------------------ rule database
+  'database-address': database(
+    url(DATABASE_SCHEMES, { example: 'sqlite:///var/lib/mtaq/mtaq.sqlite' }),
+    'sqlite:///var/lib/mtaq/mtaq.sqlite',
+    'Database with throttles, pools, pauses, suppressions, local addresses, DKIM keys',
+  ),
+  'database-ttl': database(positiveDuration, '600', 'Seconds between database reloads'),
+  'database-validate': database(bool, 'true', 'Validate database tables at start-up'),
+
+  // ------------------------------------------------------------------ message store (reference §2.5)
+  'storage-address': storage(
+    url(STORAGE_SCHEMES, { example: 'directory:///var/spool/mtaq?depth=4' }),
+    '',
+    'Where message bodies are stored (mongodb://, sqlite://, mysql://, postgresql://, dir://, s3://, ...); empty = no store',
+  ),
+  'storage-policy': storage(oneOf(['all', 'out', 'in', 'none']), 'out', 'Which messages get their MIME moved into the store: all, out, in, none'),
+  'storage-ttl': storage(duration(), '3600', 'Seconds a stored body is kept beyond the max delivery time of its message'),
+  'storage-threads': storage(atLeastOne, '1', 'Store worker threads'),
+  'storage-timeout': storage(positiveDuration, '20', 'Seconds before a store fetch times out'),
+  'storage-reschedule': storage(positiveDuration, '120', 'Seconds before a message is retried after a store timeout'),
+
+  // ------------------------------------------------------------------ logging
+  'log-level': logging(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info', 'Least severe level written to the process log'),
+  'application-log': logging(textList, '', 'Application log targets: stdout, stderr, syslog or file paths', { aliases: ['error-log'] }),
+  'send-log-file': logging(text({ describe: 'path' }), 'send.log', 'File with one line per delivery attempt; empty = off'),
+  'send-log-format': logging(text({ describe: 'template' }), SEND_LOG_FORMAT, 'Template of a send-log line ({$email.x}, {$result.x}, {$attempt}, {$date})'),
+  'send-bin-log-file': logging(text({ describe: 'path' }), '', 'Binary send log file; empty = off'),
+  'received-log-file': logging(text({ describe: 'path' }), '', 'File with one line per received message; empty = off'),
+  'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json}, {$report}, {$date}, {$time})'),
+
+  // ------------------------------------------------------------------ cluster (reference §9)
+  'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address'),
+  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages'),
+  'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://'),
+  'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers'),
+
+  // ------------------------------------------------------------------ process
+  lock: proc(text({ describe: 'path' }), '/tmp/mtaq.pid', 'PID/lock file; must differ per instance'),
+  user: proc(noSpaces, '', 'Drop privileges to this user after binding ports; empty = stay'),
+
+  // ------------------------------------------------------------------ legacy (MailerQ 3.x)
+  'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set'),
+  'rabbitmq-user': legacy(text(), '', 'Broker user; builds rabbitmq-address when that is not set'),
+  'rabbitmq-password': legacy(secretText, '', 'Broker password; builds rabbitmq-address when that is not set', { secret: true }),
+  'rabbitmq-vhost': legacy(text(), '', 'Broker vhost; builds rabbitmq-address when that is not set'),
+  license: legacy(text({ describe: 'path' }), '', 'MailerQ licence file (accepted, ignored)'),
+} as const satisfies Readonly<Record<string, KeyDef<unknown>>>;
+
+export type Schema = typeof schema;
+export type ConfigKey = keyof Schema;
+export type ValueOf<K extends ConfigKey> = Schema[K] extends KeyDef<infer T> ? T : never;
+
+/** The effective configuration: one property per canonical key, deep-frozen. */
+export type Config = { readonly [K in ConfigKey]: ValueOf<K> };
+
+export const configKeys: readonly ConfigKey[] = Object.freeze(Object.keys(schema) as ConfigKey[]);
+
+const byName = new Map<string, ConfigKey>();
+for (const key of configKeys) {
+  byName.set(key, key);
+  for (const alias of schema[key].aliases) byName.set(alias, key);
+}
+
+/** Canonical key for a name or alias (case-insensitive), or undefined for unknown names. */
+export function lookupKey(name: string): ConfigKey | undefined {
+  return byName.get(name.toLowerCase());
+}
+
+/** Every accepted name (canonical keys and aliases), for suggestions. */
+export function knownNames(): IterableIterator<string> {
+  return byName.keys();
+}
+
+export function keyDef(key: ConfigKey): KeyDef<unknown> {
+  return schema[key];
+}
+
+/** One row of `mtaq --help` / the README table. */
+export interface KeyInfo {
+  readonly key: ConfigKey;
+  readonly group: Group;
+  readonly type: string;
+  /** Default in file syntax; `''` means empty. */
+  readonly default: string;
+  readonly description: string;
+  readonly aliases: readonly string[];
+  readonly secret: boolean;
+}
+
+export const keyInfo: readonly KeyInfo[] = Object.freeze(
+  configKeys.map((key) => {
+    const def = keyDef(key);
+    return Object.freeze({
+      key,
+      group: def.group,
+      type: def.type.describe,
+      default: def.default,
+      description: def.description,
+      aliases: def.aliases,
+      secret: def.secret,
+    });
+  }),
+);

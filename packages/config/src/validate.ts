@@ -1,0 +1,66 @@
+import type { Draft } from './build.js';
+import { ConfigError, type ConfigWarning, type Origin, where } from './errors.js';
+import type { ConfigKey, ValueOf } from './schema.js';
+
+/** Checks that involve more than one key; each problem names the key and where its value was set. */
+export function validate(draft: Draft, errors: ConfigError[], warnings: ConfigWarning[]): void {
+  const get = <K extends ConfigKey>(key: K): ValueOf<K> => draft.values.get(key) as ValueOf<K>;
+  const origin = (key: ConfigKey): Origin => draft.origins.get(key) as Origin;
+  const fail = (key: ConfigKey, expected: string, problem: string): void => {
+    errors.push(new ConfigError({ origin: origin(key), key, expected, message: `${where(origin(key), key)}: ${problem}` }));
+  };
+  const warn = (key: ConfigKey, problem: string): void => {
+    const o = origin(key);
+    warnings.push({ message: `${where(o, key)}: ${problem}`, file: o.file, line: o.line, key });
+  };
+
+  const certificate = get('smtp-certificate');
+  const tlsKey = get('smtp-key');
+  if (get('smtp-secure-port').length > 0 && (certificate === '' || tlsKey === '')) {
+    const missing = [certificate === '' ? 'smtp-certificate' : '', tlsKey === '' ? 'smtp-key' : ''].filter(Boolean);
+    fail('smtp-secure-port', 'smtp-certificate and smtp-key to be set', `needs smtp-certificate and smtp-key for TLS from the first byte, but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
+  } else if (certificate !== '' && tlsKey === '') {
+    fail('smtp-certificate', 'smtp-key to be set as well', 'needs smtp-key (the private key of the certificate), which is not set');
+  } else if (certificate === '' && tlsKey !== '') {
+    fail('smtp-key', 'smtp-certificate to be set as well', 'needs smtp-certificate, which is not set');
+  }
+
+  const plain = get('smtp-port');
+  const clash = get('smtp-secure-port').filter((p) => plain.includes(p));
+  if (clash.length > 0) {
+    fail('smtp-secure-port', 'ports not already in smtp-port', `port ${clash.join(', ')} is also in smtp-port; a port can only be plain or secure`);
+  }
+
+  if (get('smtp-username') !== '' && get('smtp-password') === '') {
+    fail('smtp-username', 'smtp-password to be set as well', 'needs smtp-password, which is not set');
+  } else if (get('smtp-username') === '' && get('smtp-password') !== '') {
+    fail('smtp-password', 'smtp-username to be set as well', 'needs smtp-username, which is not set');
+  }
+  if (get('smtp-auth') !== '' && get('smtp-username') !== '') {
+    warn('smtp-username', 'ignored because smtp-auth is set');
+  }
+  if ((get('smtp-auth') !== '' || get('smtp-username') !== '') && certificate === '') {
+    warn(get('smtp-auth') !== '' ? 'smtp-auth' : 'smtp-username', 'clients can only authenticate after STARTTLS, and smtp-certificate is not set');
+  }
+
+  if (get('rabbitmq-quorum')) {
+    if (!get('rabbitmq-durable')) {
+      fail('rabbitmq-durable', 'true when rabbitmq-quorum is on', 'must be true: quorum queues are always durable');
+    }
+    if (get('rabbitmq-lazy')) warn('rabbitmq-lazy', 'has no effect on quorum queues');
+    if (get('rabbitmq-maxpriority') > 0) warn('rabbitmq-maxpriority', 'quorum queues do not support x-max-priority');
+  }
+  if (get('rabbitmq-qos') > 0 && get('rabbitmq-minqos') > get('rabbitmq-qos')) {
+    // Point at whichever of the two the operator actually wrote.
+    if (origin('rabbitmq-minqos').file === 'default') {
+      warn('rabbitmq-qos', `is below rabbitmq-minqos (${get('rabbitmq-minqos')}); prefetch will never be reduced under load`);
+    } else {
+      warn('rabbitmq-minqos', `is above rabbitmq-qos (${get('rabbitmq-qos')}); prefetch will never be reduced under load`);
+    }
+  }
+
+  const total = get('smtp-connections');
+  for (const key of ['smtp-connections-in', 'smtp-connections-out'] as const) {
+    if (total > 0 && get(key) > total) warn(key, `is above smtp-connections (${total}) and can never be reached`);
+  }
+}

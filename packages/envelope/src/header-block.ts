@@ -1,0 +1,67 @@
+/**
+ * Byte-level walk over the header block of a raw message. It never decodes the body and never
+ * rewrites line endings, so callers can cut fields out and keep every other byte identical.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+/**
+ * Called once per header field. `colon` is the offset of the `:` (the name is `start..colon`, maybe
+ * with trailing blanks); `end` is just past the field's last line ending, continuation lines included.
+ */
+export type FieldVisitor = (start: number, colon: number, end: number) => void;
+
+/**
+ * Visits every field of the header block and returns where the block ends: the offset of the empty
+ * line (CRLF or bare LF), or `buf.length` when there is none. Lines without a `:` after a valid
+ * field name (an mbox `From ` line, garbage) are not fields and are not visited.
+ */
+export function scanHeaders(buf: Buffer, visit: FieldVisitor): number {
+  const len = buf.length;
+  let pos = 0;
+  let fieldStart = -1;
+  let colon = -1;
+  while (pos < len) {
+    const first = buf[pos];
+    if (first === LF || (first === CR && buf[pos + 1] === LF)) break;
+    const nl = buf.indexOf(LF, pos);
+    const lineEnd = nl === -1 ? len : nl + 1;
+    if (first !== SP && first !== HT) {
+      if (fieldStart !== -1) visit(fieldStart, colon, pos);
+      colon = findColon(buf, pos, lineEnd);
+      fieldStart = colon === -1 ? -1 : pos;
+    }
+    pos = lineEnd;
+  }
+  if (fieldStart !== -1) visit(fieldStart, colon, pos);
+  return pos;
+}
+
+/** Field names are printable ASCII without `:`; obsolete syntax allows blanks before the colon. */
+function findColon(buf: Buffer, from: number, to: number): number {
+  let blanks = false;
+  for (let i = from; i < to; i++) {
+    const b = buf[i] as number;
+    if (b === COLON) return i === from ? -1 : i;
+    if (b === SP || b === HT) blanks = true;
+    else if (blanks || b < 0x21 || b > 0x7e) return -1;
+  }
+  return -1;
+}
+
+/** Lower-cased field name without trailing blanks. */
+export function fieldName(buf: Buffer, start: number, colon: number): string {
+  return buf.toString('latin1', start, colon).trimEnd().toLowerCase();
+}
+
+/**
+ * The unfolded, trimmed raw value. Inside one field every line break is followed by a blank (that
+ * is what made it a continuation), so removing all CR/LF is exactly RFC 5322 unfolding.
+ */
+export function fieldValue(buf: Buffer, colon: number, end: number): string {
+  return buf.toString('utf8', colon + 1, end).replace(/[\r\n]+/g, '').trim();
+}

@@ -1,0 +1,14 @@
+/**
+ * @mtaq/envelope: the JSON documents exchanged over the queues (types and runtime validators),
+ * plus the MIME-side helpers every injection path needs to build them.
+ */
+
+export * from './types.js';
+export { formatTime, isTime, parseTime, tryParseTime, type Time } from './time.js';
+export { parseIncoming, parseOutgoing, parseResultEntry, parseResultMessage } from './validate.js';
+export { decodeMessage, encodeMessage, type EncodedMessage } from './codec.js';
+export { extractMqHeaders, type MqExtraction, type MqHeaderProperties } from './x-mq-headers.js';
+export { envelopeFromMime, recipientsFromMime } from './mime-envelope.js';
+export { firstAddress, isValidAddress, isValidMailbox, parseAddressList } from './address.js';
+export { createMessageIdGenerator } from './message-id.js';
+export { receivedHeader, receivedProtocol, type ReceivedInfo, type ReceivedProtocol } from './received.js';
