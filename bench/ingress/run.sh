@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 
 MESSAGES=${MESSAGES:-10000}
 SESSIONS=${SESSIONS:-"10 100 150"}
+REUSED=${REUSED:-"10 100"}
 THREADS=${THREADS:-2}
 SIZE=${SIZE:-1000}
 PORT=${PORT:-12525}
@@ -40,7 +41,7 @@ wait_confirmed() {
 printf '%-34s %10s %12s\n' "run" "messages" "messages/s"
 
 # the ceiling: smtp-sink accepts and discards
-"$SINK" -u nobody -c "127.0.0.1:$SINK_PORT" 1000 &
+"$SINK" -u nobody "127.0.0.1:$SINK_PORT" 1000 >/dev/null 2>&1 &
 SINK_PID=$!
 trap 'kill $SINK_PID 2>/dev/null || true' EXIT
 sleep 0.3
@@ -48,8 +49,10 @@ for s in $SESSIONS; do
   t0=$(now); drive "$SINK_PORT" "$s"; t1=$(now)
   printf '%-34s %10d %12s\n' "smtp-sink, $s sessions" "$MESSAGES" "$(rate "$MESSAGES" "$t0" "$t1")"
 done
-t0=$(now); drive "$SINK_PORT" 10 -d; t1=$(now)
-printf '%-34s %10d %12s\n' "smtp-sink, 10 sessions reused (-d)" "$MESSAGES" "$(rate "$MESSAGES" "$t0" "$t1")"
+for s in $REUSED; do
+  t0=$(now); drive "$SINK_PORT" "$s" -d; t1=$(now)
+  printf '%-34s %10d %12s\n' "smtp-sink, $s sessions reused (-d)" "$MESSAGES" "$(rate "$MESSAGES" "$t0" "$t1")"
+done
 kill $SINK_PID 2>/dev/null || true
 
 node apps/cli/dist/main.js ingress --config-file /dev/null --smtp-ip 127.0.0.1 --smtp-port "$PORT" \
@@ -66,4 +69,4 @@ run_mtaq() {
   printf '%-34s %10d %12s\n' "$label" "$MESSAGES" "$(rate "$MESSAGES" "$t0" "$t1")"
 }
 for s in $SESSIONS; do run_mtaq "mtaq ($THREADS threads), $s sessions" "$s"; done
-run_mtaq "mtaq ($THREADS threads), 10 reused (-d)" 10 -d
+for s in $REUSED; do run_mtaq "mtaq ($THREADS threads), $s reused (-d)" "$s" -d; done

@@ -2,6 +2,7 @@
 import { ConfigError, formatConfig, keyInfo, loadConfig, type Config } from '@mtaq/config';
 import { runIngress } from '@mtaq/ingress';
 import { createLogger } from '@mtaq/log';
+import { peekQueue } from '@mtaq/queue';
 
 const USAGE = `mtaq — a queue-backed mail transfer agent around RabbitMQ
 
@@ -10,6 +11,8 @@ Usage:
   mtaq config check [--config-file FILE] [--<key> VALUE]...
                                                        validate the configuration and print it (secrets masked)
   mtaq config keys                                     list every configuration key with its default
+  mtaq queue peek [QUEUE] [--count N]                  print messages of a queue (default: the inbox)
+                                                       as JSON lines, leaving them on the queue
   mtaq --help | --version
 
 Configuration is read from, each overriding the one before: built-in defaults, /etc/mtaq/mtaq.conf,
@@ -18,6 +21,9 @@ environment variables (e.g. MTAQ_SMTP_PORT=2525). Every key can be given on the 
 `;
 
 type Command = (config: Config, words: string[]) => Promise<number> | number;
+
+/** Options of a command that are not config keys. */
+const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'] };
 
 const commands: Record<string, Command> = {
   ingress: async (config) => {
@@ -44,6 +50,24 @@ const commands: Record<string, Command> = {
     }
     process.stderr.write(`mtaq config: unknown subcommand "${sub}" (expected check or keys)\n`);
     return 2;
+  },
+  queue: async (config, words) => {
+    const [sub, ...rest] = words;
+    if (sub !== 'peek') {
+      process.stderr.write(`mtaq queue: unknown subcommand "${sub ?? ''}" (expected peek)\n`);
+      return 2;
+    }
+    const countAt = rest.indexOf('--count');
+    const count = countAt >= 0 ? Number(rest.splice(countAt, 2)[1]) : 10;
+    const queue = rest[0] ?? config['rabbitmq-inbox'];
+    if (!Number.isInteger(count) || count < 1) {
+      process.stderr.write('mtaq queue peek: --count needs a positive whole number\n');
+      return 2;
+    }
+    const messages = await peekQueue(config['rabbitmq-address'][0]!, queue, count);
+    for (const message of messages) process.stdout.write(`${JSON.stringify(message)}\n`);
+    process.stderr.write(`${messages.length} message(s) on ${queue} shown, none removed\n`);
+    return 0;
   },
 };
 
@@ -73,7 +97,8 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   for (const warning of loaded.warnings) process.stderr.write(`mtaq: warning: ${warning.message}\n`);
-  const unknownOptions = loaded.rest.filter((word) => word.startsWith('-'));
+  const allowed = COMMAND_OPTIONS[name!] ?? [];
+  const unknownOptions = loaded.rest.filter((word) => word.startsWith('-') && !allowed.includes(word));
   if (unknownOptions.length) {
     process.stderr.write(`mtaq: unknown option ${unknownOptions.join(', ')} (see mtaq config keys)\n`);
     return 2;

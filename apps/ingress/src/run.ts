@@ -21,6 +21,10 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
     setup: config['rabbitmq-declare'] ? (connection) => declareTopology(connection, topology) : undefined,
   });
   logger.info({ broker: config['rabbitmq-address'].map(redactUrl) }, 'starting ingress');
+  if (!config['rabbitmq-persistent'] && !config['rabbitmq-quorum']) {
+    // MailerQ's default, kept for compatibility; but then a 250 does not survive a broker restart
+    logger.warn('rabbitmq-persistent is false: accepted mail is lost if RabbitMQ restarts before it is consumed');
+  }
   await broker.start();
   const publisher = new Publisher(broker, {
     exchange: config['rabbitmq-exchange'],
