@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { ConfigError, formatConfig, keyInfo, loadConfig, type Config } from '@mtaq/config';
 import { runIngress } from '@mtaq/ingress';
 import { createLogger } from '@mtaq/log';
@@ -108,7 +109,10 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code < 0) return;
+    process.exitCode = code;
+    // a cluster worker is kept alive by its IPC channel; let go of it so a failed start exits
+    if (cluster.isWorker) process.disconnect?.();
   },
   (err: unknown) => {
     process.stderr.write(`mtaq: ${(err as Error).stack ?? String(err)}\n`);

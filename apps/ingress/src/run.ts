@@ -92,9 +92,22 @@ function superviseWorkers(threads: number, logger: Logger): void {
   cluster.on('message', (_worker, message: { type?: string; listeners?: Listener[] }) => {
     if (message?.type === 'listening' && ++ready === threads) logger.info({ listeners: message.listeners, threads }, 'listening');
   });
+  const deaths: number[] = [];
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    // a worker that cannot start (bad certificate, port taken) would otherwise restart forever
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length && deaths[0]! < now - 60_000) deaths.shift();
+    if (ready < threads && deaths.length >= threads) {
+      logger.fatal({ code, signal }, 'ingress workers fail to start, giving up');
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      process.exitCode = 1;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
       return;
     }
     logger.error({ worker: worker.process.pid, code, signal }, 'ingress worker died, restarting');
