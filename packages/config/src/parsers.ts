@@ -378,3 +378,38 @@ export function maskAuthUrl(value: string): string {
   });
   return m[1] + pairs.join(',');
 }
+
+/** `1.2.3.4`, `1.2.3.4:5353` or `[::1]:5353`: name servers for node's dns Resolver. */
+export const serverList: ValueType<readonly string[]> = {
+  describe: 'list of IP[:port]',
+  parse(value) {
+    return splitList(value).map((item) => {
+      const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(item) ?? /^([^:]+)(?::(\d+))?$/.exec(item);
+      const ip = m?.[1];
+      const portText = m?.[2];
+      if (!ip || !isIp(ip) || (portText !== undefined && !(Number(portText) >= 1 && Number(portText) <= 65535))) {
+        throw new InvalidValue('name servers like "127.0.0.1:5353; 9.9.9.9"', `"${item}" is not IP[:port]`);
+      }
+      return item;
+    });
+  },
+  format: (value) => value.join(';'),
+};
+
+/** `name=value` pairs separated by `;`, e.g. `bulk=10.0.0.5,10.0.0.6; trans=10.0.0.7`. */
+export function pairList<T>(describe: string, example: string, parseValue: (v: string, key: string) => T, formatValue: (v: T) => string): ValueType<ReadonlyMap<string, T>> {
+  return {
+    describe,
+    parse(value) {
+      const out = new Map<string, T>();
+      for (const item of value.split(';').map((s) => s.trim()).filter(Boolean)) {
+        const eq = item.indexOf('=');
+        const key = item.slice(0, eq).trim();
+        if (eq <= 0 || !key) throw new InvalidValue(example, `"${item}" has no name=value`);
+        out.set(key, parseValue(item.slice(eq + 1).trim(), key));
+      }
+      return out;
+    },
+    format: (value) => [...value].map(([k, v]) => `${k}=${formatValue(v)}`).join('; '),
+  };
+}
