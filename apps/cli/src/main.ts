@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { ConfigError, formatConfig, keyInfo, loadConfig, type Config } from '@mtaq/config';
-import { runIngress } from '@mtaq/ingress';
-import { createLogger } from '@mtaq/log';
+import { startDelivery } from '@mtaq/delivery';
+import { runIngress, startIngress } from '@mtaq/ingress';
+import { createLogger, type Logger } from '@mtaq/log';
 import { peekQueue } from '@mtaq/queue';
+import { stopOnSignal } from './lifecycle.js';
 
 const USAGE = `mtaq — a queue-backed mail transfer agent around RabbitMQ
 
 Usage:
+  mtaq pipeline [--config-file FILE] [--<key> VALUE]...  run ingress and delivery in one process
   mtaq ingress [--config-file FILE] [--<key> VALUE]...   run the SMTP ingress (SMTP → inbox queue)
+  mtaq delivery [--config-file FILE] [--<key> VALUE]...  run delivery (outbox queue → upstream or folder)
   mtaq config check [--config-file FILE] [--<key> VALUE]...
                                                        validate the configuration and print it (secrets masked)
   mtaq config keys                                     list every configuration key with its default
@@ -26,18 +30,44 @@ type Command = (config: Config, words: string[]) => Promise<number> | number;
 /** Options of a command that are not config keys. */
 const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'] };
 
+/** Starts services, stops them on SIGTERM/SIGINT; a start failure exits non-zero with the reason. */
+async function serve(config: Config, name: string, start: (logger: Logger) => Promise<(() => Promise<void>) | undefined>): Promise<number> {
+  const logger = createLogger({ level: config['log-level'], name });
+  try {
+    const stop = await start(logger);
+    if (stop) stopOnSignal(logger, stop);
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, `${name} failed to start`);
+    logger.flush();
+    return 1;
+  }
+  return -1; // keeps running until a signal
+}
+
 const commands: Record<string, Command> = {
-  ingress: async (config) => {
-    const logger = createLogger({ level: config['log-level'], name: 'mtaq-ingress' });
-    try {
-      await runIngress(config, logger);
-    } catch (err) {
-      logger.fatal({ err: (err as Error).message }, 'ingress failed to start');
-      logger.flush();
-      return 1;
-    }
-    return -1; // keeps running until a signal
-  },
+  ingress: (config) =>
+    serve(config, 'mtaq-ingress', async (logger) => {
+      const running = await runIngress(config, logger);
+      return running ? () => running.stop() : undefined;
+    }),
+  delivery: (config) =>
+    serve(config, 'mtaq-delivery', async (logger) => {
+      const running = await startDelivery(config, logger);
+      return () => running.stop();
+    }),
+  pipeline: (config) =>
+    serve(config, 'mtaq', async (logger) => {
+      // delivery first: mail accepted by the ingress is picked up as soon as it is queued
+      const delivery = await startDelivery(config, logger.child({ app: 'delivery' }));
+      const ingress = await startIngress(config, logger.child({ app: 'ingress' })).catch(async (err: unknown) => {
+        await delivery.stop();
+        throw err;
+      });
+      return async () => {
+        await ingress.stop();
+        await delivery.stop();
+      };
+    }),
   config: (config, words) => {
     const sub = words[0] ?? 'check';
     if (sub === 'check') {

@@ -54,35 +54,18 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
 
 /**
  * `smtp-threads: N` runs N ingress processes behind the same listeners (node:cluster shares the
- * sockets). The primary only supervises; SIGTERM is passed on and waited for.
+ * sockets). The primary only supervises (and handles its own signals: it returns undefined); a
+ * worker or a single process returns its running ingress for the caller to stop on a signal.
  */
-export async function runIngress(config: Config, logger: Logger): Promise<void> {
+export async function runIngress(config: Config, logger: Logger): Promise<RunningIngress | undefined> {
   const threads = config['smtp-threads'];
   if (threads > 1 && cluster.isPrimary) {
     superviseWorkers(threads, logger);
-    return;
+    return undefined;
   }
   const running = await startIngress(config, logger);
   if (cluster.isWorker) process.send?.({ type: 'listening', listeners: running.listeners });
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => {
-        logger.info('stopped');
-        logger.flush?.();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'unclean shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  return running;
 }
 
 function superviseWorkers(threads: number, logger: Logger): void {

@@ -17,4 +17,4 @@ export {
 export { parseAmqpAddresses } from './amqp.js';
 export type { Built } from './build.js';
 export type { Setting } from './sources.js';
-export type { ValueType } from './parsers.js';
+export type { ValueType, LimitRule } from './parsers.js';

@@ -413,3 +413,73 @@ export function pairList<T>(describe: string, example: string, parseValue: (v: s
     format: (value) => [...value].map(([k, v]) => `${k}=${formatValue(v)}`).join('; '),
   };
 }
+
+// ---------------------------------------------------------------- delivery limits
+
+/**
+ * One `delivery-limits` rule. `source` is a normalised IP, a pool name, `*` (each source IP on its
+ * own) or `all` (every source together); `domain` is lower case or `*`. A limit of 0 is unlimited;
+ * a missing one is inherited from a less specific rule.
+ */
+export interface LimitRule {
+  readonly source: string;
+  readonly domain: string;
+  readonly connections?: number;
+  readonly messagesPerMinute?: number;
+}
+
+const LIMIT_FIELDS: Readonly<Record<string, 'connections' | 'messagesPerMinute'>> = {
+  connections: 'connections',
+  messages: 'messagesPerMinute',
+};
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+const POOL = /^[\w.-]+$/;
+
+function parseLimitRule(item: string, expected: string): LimitRule {
+  const [sourceText = '', domainText = '', ...settings] = item.split(/\s+/);
+  const bad = (why: string): InvalidValue => new InvalidValue(expected, `"${item}": ${why}`);
+  if (domainText === '' || domainText.includes('=') || sourceText.includes('=')) throw bad('SOURCE and DOMAIN come first');
+  const lowerSource = sourceText.toLowerCase();
+  let source: string;
+  if (lowerSource === '*' || lowerSource === 'all') source = lowerSource;
+  else if (isIp(sourceText)) source = normalizeIp(sourceText);
+  // A typo'd address would otherwise silently become a pool nobody is in.
+  else if (/^[\d.:]+$/.test(sourceText) || !POOL.test(sourceText)) throw bad(`"${sourceText}" is neither an IP address nor a pool name`);
+  else source = sourceText;
+  const domain = domainText.toLowerCase().replace(/\.$/, '');
+  if (domain !== '*' && !DOMAIN.test(domain)) throw bad(`"${domainText}" is not a domain name or *`);
+
+  const rule: { source: string; domain: string; connections?: number; messagesPerMinute?: number } = { source, domain };
+  for (const setting of settings) {
+    const m = /^([a-z-]+)=(\d+)$/i.exec(setting);
+    const field = m?.[1] === undefined ? undefined : LIMIT_FIELDS[m[1].toLowerCase()];
+    if (m?.[2] === undefined || field === undefined) throw bad(`"${setting}" is not connections=N or messages=N`);
+    if (rule[field] !== undefined) throw bad(`${m[1]} is given twice`);
+    const n = Number(m[2]);
+    if (!Number.isSafeInteger(n)) throw bad(`${m[1]} is too large`);
+    rule[field] = n;
+  }
+  if (rule.connections === undefined && rule.messagesPerMinute === undefined) throw bad('sets neither connections= nor messages=');
+  return rule;
+}
+
+/** `delivery-limits`: `SOURCE DOMAIN [connections=N] [messages=M]` rules separated by `;` (or `,`, like every list). */
+export const limitRules: ValueType<readonly LimitRule[]> = {
+  describe: 'list of "SOURCE DOMAIN connections=N messages=M" rules',
+  parse(value) {
+    const expected = 'rules like "* * connections=10; 10.0.0.5 example.com connections=2 messages=100" (SOURCE = IP, pool, * or all; DOMAIN = domain or *)';
+    return splitList(value).map((item) => parseLimitRule(item, expected));
+  },
+  format: (value) =>
+    value
+      .map((rule) =>
+        [
+          rule.source,
+          rule.domain,
+          ...(rule.connections === undefined ? [] : [`connections=${rule.connections}`]),
+          ...(rule.messagesPerMinute === undefined ? [] : [`messages=${rule.messagesPerMinute}`]),
+        ].join(' '),
+      )
+      .join('; '),
+};

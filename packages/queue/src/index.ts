@@ -3,3 +3,4 @@ export { Publisher, type PublisherOptions, type PublishOptions } from './publish
 export { Consumer, type ConsumerOptions, type Disposition, type MessageHandler } from './consumer.js';
 export { declareTopology, queueArguments, topologyFromConfig, QUEUE_KEYS, type TopologyOptions } from './topology.js';
 export { peekQueue } from './peek.js';
+export { QueueDeclarer } from './declarer.js';

@@ -1,0 +1,2 @@
+export { Delivery, type DeliveryDeps } from './delivery.js';
+export { startDelivery, type RunningDelivery } from './run.js';

@@ -1,0 +1,133 @@
+/**
+ * Documents published after an attempt (reference §6): result documents for the results / success /
+ * failure / retry queues, and the full document that goes back to the outbox for a retry.
+ */
+
+import {
+  firstAddress,
+  formatTime,
+  parseAddressList,
+  type AddressParts,
+  type Extracted,
+  type MessageProperties,
+  type NextAttempt,
+  type ResultEntry,
+  type ResultMessage,
+} from '@mtaq/envelope';
+import { decodeHeaderValue, parseHeaderFields } from './mime-headers.js';
+
+export interface ResultDocumentOptions {
+  /**
+   * The MIME as finally sent (after header edits, signing, or loading from the store). `extracted`
+   * describes this one; without it the message's own string `mime` is used.
+   */
+  mime?: string | Buffer;
+}
+
+function previousResults(message: MessageProperties): ResultEntry[] {
+  return Array.isArray(message.results) ? [...message.results] : [];
+}
+
+/**
+ * The message as consumed, every unknown property intact, with `results` extended by `entries`,
+ * an `extracted` summary, and `mime` removed unless `keepmime` is true. `key` stays: it is how a
+ * consumer finds the body when a store is used (§6).
+ */
+export function resultDocument(
+  message: MessageProperties,
+  entries: ResultEntry | readonly ResultEntry[],
+  options: ResultDocumentOptions = {},
+): ResultMessage {
+  const added: readonly ResultEntry[] = Array.isArray(entries) ? entries : [entries as ResultEntry];
+  const { mime, ...rest } = message;
+  const document: ResultMessage = {
+    ...(message.keepmime === true ? message : rest),
+    results: [...previousResults(message), ...added],
+  };
+  const source = options.mime ?? (typeof mime === 'string' ? mime : undefined);
+  document.extracted = extract(message, source);
+  return document;
+}
+
+/**
+ * The document that goes back to the outbox (through a delay queue) for another attempt: the full
+ * JSON including `mime`/`key`, the new entry appended, and `nextattempt.time`. The legacy `delayed`
+ * is dropped, since it would override nothing but confuse readers (I9: read both, write
+ * `nextattempt`); other `nextattempt` properties are kept. `maxdelivertime` must already be in
+ * `message` (see firstPickup), or the retry would restart the time limit.
+ */
+export function retryDocument<T extends MessageProperties>(
+  message: T,
+  entry: ResultEntry,
+  nextAttempt: Date,
+): T & { results: ResultEntry[]; nextattempt: NextAttempt } {
+  const { delayed: _legacy, ...rest } = message;
+  const previous = typeof message.nextattempt === 'object' && message.nextattempt !== null ? message.nextattempt : {};
+  return {
+    ...(rest as T),
+    results: [...previousResults(message), entry],
+    nextattempt: { ...previous, time: formatTime(nextAttempt) },
+  };
+}
+
+/**
+ * The copy for the `retry` queue: the retry document as a result document, so scripts see the
+ * same entries and the planned `nextattempt`, without `mime` unless `keepmime`.
+ */
+export function retryCopy(
+  message: MessageProperties,
+  entry: ResultEntry,
+  nextAttempt: Date,
+  options: ResultDocumentOptions = {},
+): ResultMessage {
+  return resultDocument(retryDocument(message, entry, nextAttempt), [], options);
+}
+
+function addressParts(address: unknown): AddressParts | undefined {
+  if (typeof address !== 'string' || address === '') return undefined;
+  const at = address.lastIndexOf('@');
+  return at === -1 ? { local: address, domain: '' } : { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/**
+ * `extracted` (§6): From, To and Subject of the MIME plus every header (lower-cased names, RFC 2047
+ * decoded, repeated fields as arrays in message order), and the envelope/recipient split at the
+ * last `@`. Without a MIME string (responsive object, store key not loaded) only the addresses.
+ */
+export function extract(message: MessageProperties, mime: string | Buffer | undefined): Extracted {
+  const extracted: Extracted = {};
+  if (mime !== undefined) {
+    const text = typeof mime === 'string' ? mime : headerText(mime);
+    const headers: Record<string, string | string[]> = {};
+    const to: string[] = [];
+    for (const field of parseHeaderFields(text)) {
+      const value = decodeHeaderValue(field.value);
+      const seen = headers[field.name];
+      headers[field.name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+      if (field.name === 'from' && extracted.from === undefined) {
+        const from = firstAddress(field.value);
+        if (from !== undefined) extracted.from = from;
+      } else if (field.name === 'to') {
+        to.push(...parseAddressList(field.value));
+      } else if (field.name === 'subject' && extracted.subject === undefined) {
+        extracted.subject = value;
+      }
+    }
+    extracted.to = to;
+    extracted.headers = headers;
+  }
+  const envelope = addressParts(message.envelope);
+  if (envelope !== undefined) extracted.envelope = envelope;
+  const recipient = addressParts(message.recipient);
+  if (recipient !== undefined) extracted.recipient = recipient;
+  return extracted;
+}
+
+/** Only the header block of a Buffer is decoded, so a large binary body is never copied to a string. */
+function headerText(mime: Buffer): string {
+  const crlf = mime.indexOf('\r\n\r\n');
+  const lf = mime.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i !== -1);
+  const end = ends.length === 0 ? mime.length : Math.min(...ends) + 2;
+  return mime.toString('utf8', 0, end);
+}

@@ -1,0 +1,253 @@
+import { EventEmitter } from 'node:events';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { silentLogger, type Logger } from '@mtaq/log';
+import { greetingName, kindOfError, parseReply, stateOfError } from './reply.js';
+import { UpstreamConnection, type Timeouts, type UpstreamError, type UpstreamTarget } from './upstream-connection.js';
+import type { AttemptOutcome } from '../outcome/index.js';
+
+/** A slot that must be given back when the connection it paid for closes. */
+export interface Slot {
+  release(): void | Promise<void>;
+}
+
+/**
+ * Grants connection slots: the per-process `smtp-connections-out` cap and the cluster-wide budgets
+ * for (source, destination). `tryTake` never waits; the pool retries on its own schedule.
+ */
+export interface ConnectionGate {
+  tryTake(scope: ConnectionScope): Promise<Slot | undefined>;
+}
+
+export interface ConnectionScope {
+  readonly source: string;
+  readonly pool?: string | undefined;
+  readonly domain: string;
+  /** Domains sharing MX hosts share budgets (reference §7.9). */
+  readonly destination: string;
+}
+
+export interface SendRequest {
+  readonly scope: ConnectionScope;
+  /** Hosts in MX order, each with its addresses; the first that answers is used. */
+  readonly hosts: ReadonlyArray<{ readonly host: string; readonly port: number; readonly addresses: readonly string[] }>;
+  readonly ehlo: string;
+  readonly auth?: { readonly user: string; readonly pass: string } | undefined;
+  readonly security: UpstreamTarget['security'];
+  readonly envelope: SMTPConnection.Envelope;
+  readonly message: Buffer;
+}
+
+export interface PoolOptions {
+  readonly timeouts: Timeouts;
+  /** Seconds an idle connection is kept for the next message to the same place. */
+  readonly idleTimeout: number;
+  /** Messages per connection before it is closed. */
+  readonly maxMessages: number;
+  readonly gate: ConnectionGate;
+  /** How long a message waits for a free slot before being handed back to be parked. */
+  readonly maxWait: number;
+  readonly logger?: Logger;
+}
+
+interface Idle {
+  readonly connection: UpstreamConnection;
+  readonly slot: Slot;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** The caller could not get a connection slot within `maxWait`: park the message, it did not fail. */
+export class OverCapacity extends Error {}
+
+/**
+ * Upstream connections keyed by (source address, remote address, port), reused for several
+ * messages. Opening one needs a slot from the gate; a released connection goes first to a message
+ * waiting for the same key, so messages queue on busy connections instead of on idle timers.
+ */
+export class UpstreamPool {
+  readonly #options: PoolOptions;
+  readonly #log: Logger;
+  readonly #idle = new Map<string, Idle[]>();
+  readonly #released = new EventEmitter();
+  #open = 0;
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'upstream' });
+    this.#released.setMaxListeners(0);
+  }
+
+  get openConnections(): number {
+    return this.#open;
+  }
+
+  /** One delivery attempt. Never throws for SMTP reasons: every outcome is a result entry. */
+  async send(request: SendRequest): Promise<AttemptOutcome> {
+    let last: AttemptOutcome | undefined;
+    for (const { host, port, addresses } of request.hosts) {
+      for (const address of addresses) {
+        const target: UpstreamTarget = {
+          host,
+          address,
+          port,
+          source: request.scope.source,
+          ehlo: request.ehlo,
+          auth: request.auth,
+          security: request.security,
+        };
+        const lease = await this.#connectionFor(target, request.scope);
+        if ('outcome' in lease) {
+          last = lease.outcome;
+          continue; // this address did not answer: the next MX address may
+        }
+        return this.#transact(lease.connection, lease.slot, request);
+      }
+    }
+    return last ?? { state: 'dns', result: 'error', description: 'no mail host addresses to connect to' };
+  }
+
+  /** Closes idle connections; busy ones close when their transaction ends. */
+  close(): void {
+    this.#closed = true;
+    for (const list of this.#idle.values()) for (const idle of list) this.#discard(idle.connection, idle.slot, idle.timer);
+    this.#idle.clear();
+  }
+
+  async #connectionFor(
+    target: UpstreamTarget,
+    scope: ConnectionScope,
+  ): Promise<{ connection: UpstreamConnection; slot: Slot } | { outcome: AttemptOutcome }> {
+    const key = keyOf(target);
+    const deadline = Date.now() + this.#options.maxWait * 1000;
+    for (;;) {
+      const idle = this.#takeIdle(key);
+      if (idle) return idle;
+      const slot = await this.#options.gate.tryTake(scope);
+      if (slot) {
+        try {
+          this.#open++;
+          const connection = await UpstreamConnection.open(target, this.#options.timeouts);
+          return { connection, slot };
+        } catch (err) {
+          this.#open--;
+          await slot.release();
+          const e = err as UpstreamError;
+          return { outcome: this.#failure(e, target, undefined) };
+        }
+      }
+      if (Date.now() >= deadline) throw new OverCapacity(`no connection slot for ${scope.destination} within ${this.#options.maxWait}s`);
+      // woken by a connection coming free for this key, or by the poll tick for a budget slot
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 100 + Math.random() * 150);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#released.once(key, done);
+      });
+    }
+  }
+
+  async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
+    try {
+      const response = await connection.send(request.envelope, request.message);
+      const reply = parseReply(response);
+      const outcome: AttemptOutcome = {
+        state: 'message',
+        result: 'accepted',
+        ...reply,
+        ...this.#connectionFacts(connection),
+        dsn: connection.supportsDsn,
+      };
+      this.#release(connection, slot);
+      return outcome;
+    } catch (err) {
+      const e = err as UpstreamError;
+      const outcome = this.#failure(e, connection.target, connection);
+      // a refused transaction leaves a healthy session behind: RSET and reuse it
+      if (e.responseCode && e.responseCode !== 421 && connection.usable) {
+        try {
+          await connection.reset();
+          this.#release(connection, slot);
+          return outcome;
+        } catch {
+          // fall through: the session is not reusable
+        }
+      }
+      this.#discard(connection, slot);
+      return outcome;
+    }
+  }
+
+  #failure(err: UpstreamError, target: UpstreamTarget, connection: UpstreamConnection | undefined): AttemptOutcome {
+    const reply = parseReply(err.response);
+    const greeted = Boolean(connection?.greeting);
+    return {
+      state: stateOfError(err, greeted),
+      result: kindOfError(err),
+      ...(reply.code ? reply : { description: err.message }),
+      from: target.source,
+      to: target.address,
+      ...(connection ? this.#connectionFacts(connection) : {}),
+    };
+  }
+
+  #connectionFacts(connection: UpstreamConnection): Partial<AttemptOutcome> {
+    const mta = greetingName(connection.greeting);
+    const cipher = connection.cipher;
+    return {
+      ...(mta ? { mta } : {}),
+      from: connection.target.source,
+      to: connection.target.address,
+      messages: connection.messages,
+      sent: { connection: connection.bytesWritten, data: connection.dataBytes },
+      ...(cipher ? { cipher } : {}),
+    };
+  }
+
+  #takeIdle(key: string): { connection: UpstreamConnection; slot: Slot } | undefined {
+    const list = this.#idle.get(key);
+    while (list?.length) {
+      const idle = list.pop()!;
+      clearTimeout(idle.timer);
+      if (idle.connection.usable) return { connection: idle.connection, slot: idle.slot };
+      this.#discard(idle.connection, idle.slot);
+    }
+    return undefined;
+  }
+
+  #release(connection: UpstreamConnection, slot: Slot): void {
+    if (this.#closed || !connection.usable || connection.messages >= this.#options.maxMessages) {
+      this.#discard(connection, slot);
+      return;
+    }
+    const key = keyOf(connection.target);
+    const idle: Idle = {
+      connection,
+      slot,
+      timer: setTimeout(() => {
+        const list = this.#idle.get(key);
+        const i = list?.indexOf(idle) ?? -1;
+        if (list && i >= 0) list.splice(i, 1);
+        this.#discard(connection, slot);
+      }, this.#options.idleTimeout * 1000),
+    };
+    idle.timer.unref();
+    const list = this.#idle.get(key);
+    if (list) list.push(idle);
+    else this.#idle.set(key, [idle]);
+    this.#released.emit(key);
+  }
+
+  #discard(connection: UpstreamConnection, slot: Slot, timer?: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    connection.close();
+    this.#open--;
+    void Promise.resolve(slot.release()).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'slot release failed'));
+  }
+}
+
+/** Connections are interchangeable only with the same source, peer, login and TLS policy. */
+function keyOf(target: UpstreamTarget): string {
+  return `${target.source}|${target.address}|${target.port}|${target.auth?.user ?? ''}|${target.security}`;
+}

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Logger } from '@mtaq/log';
+import { schema } from '@mtaq/config';
+import type { LimitRule } from '../src/index.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export const parseRules = (text: string): readonly LimitRule[] => schema['delivery-limits'].type.parse(text);
+
+/** A key prefix no other test (or concurrent run) uses. */
+export function uniquePrefix(): string {
+  return `mtaq-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+}
+
+export function inspector(url = REDIS_URL): Redis {
+  return new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+}
+
+export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = inspector(url);
+  try {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A private redis-server that the test may kill and restart. */
+export async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  child.stdout?.resume();
+  return child;
+}
+
+export async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export interface LogRecord {
+  readonly level: string;
+  readonly msg: string;
+}
+
+/** Just enough of a pino Logger to see what was logged at which level. */
+export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const at =
+    (level: string) =>
+    (...args: unknown[]): void => {
+      const msg = args.find((a): a is string => typeof a === 'string') ?? '';
+      records.push({ level, msg });
+    };
+  const logger = {
+    level: 'debug',
+    fatal: at('fatal'),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    trace: at('trace'),
+    child: () => logger,
+  };
+  return { logger: logger as unknown as Logger, records };
+}
