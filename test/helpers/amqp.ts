@@ -37,6 +37,11 @@ export class TestBroker {
     return (await this.take(queue, count, timeoutMs)).map((m) => JSON.parse(m.content.toString()) as Record<string, unknown>);
   }
 
+  /** Publishes a JSON document (persistent) straight to a queue, as a producer or worker would. */
+  async publishJson(queue: string, document: object): Promise<void> {
+    this.channel.sendToQueue(queue, Buffer.from(JSON.stringify(document)), { persistent: true, contentType: 'application/json' });
+  }
+
   async count(queue: string): Promise<number> {
     return (await this.channel.checkQueue(queue)).messageCount;
   }

@@ -43,7 +43,12 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
 }
 
 /** Starts `mtaq <command> ...args` and waits for its `listening` log line. */
-export async function startMtaq(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<MtaqProcess> {
+export async function startMtaq(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; ready?: string } = {},
+): Promise<MtaqProcess> {
+  const ready = options.ready ?? (command === 'delivery' ? 'delivering' : 'listening');
   const child = spawn(process.execPath, [CLI, command, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
@@ -64,9 +69,9 @@ export async function startMtaq(command: string, args: string[], options: { env?
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
-          if (entry['msg'] === 'listening') {
+          if (entry['msg'] === ready) {
             clearTimeout(timer);
-            resolvePromise(entry['listeners'] as Listener[]);
+            resolvePromise((entry['listeners'] as Listener[] | undefined) ?? []);
           }
         } catch {
           // not a log line
