@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { silentLogger, type Logger } from '@mtaq/log';
 import { greetingName, kindOfError, parseReply, stateOfError } from './reply.js';
@@ -49,6 +48,15 @@ export interface PoolOptions {
   readonly logger?: Logger;
 }
 
+type Granted = { connection: UpstreamConnection; slot: Slot } | { outcome: AttemptOutcome };
+
+interface Waiter {
+  readonly target: UpstreamTarget;
+  readonly scope: ConnectionScope;
+  give(granted: Granted): void;
+  timer: NodeJS.Timeout;
+}
+
 interface Idle {
   readonly connection: UpstreamConnection;
   readonly slot: Slot;
@@ -67,14 +75,14 @@ export class UpstreamPool {
   readonly #options: PoolOptions;
   readonly #log: Logger;
   readonly #idle = new Map<string, Idle[]>();
-  readonly #released = new EventEmitter();
+  /** Messages waiting for a connection, per key, in arrival order. */
+  readonly #lines = new Map<string, Waiter[]>();
   #open = 0;
   #closed = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
     this.#log = (options.logger ?? silentLogger).child({ component: 'upstream' });
-    this.#released.setMaxListeners(0);
   }
 
   get openConnections(): number {
@@ -113,39 +121,77 @@ export class UpstreamPool {
     this.#idle.clear();
   }
 
-  async #connectionFor(
-    target: UpstreamTarget,
-    scope: ConnectionScope,
-  ): Promise<{ connection: UpstreamConnection; slot: Slot } | { outcome: AttemptOutcome }> {
+  /**
+   * An idle connection, a new one if the gate grants a slot, or a place in line for the key. Only
+   * the head of a line polls the gate; everyone else waits for a connection handed over by
+   * `#release`, so a thousand waiting messages cost one budget check per tick, not a thousand.
+   */
+  #connectionFor(target: UpstreamTarget, scope: ConnectionScope): Promise<Granted> {
     const key = keyOf(target);
-    const deadline = Date.now() + this.#options.maxWait * 1000;
-    for (;;) {
-      const idle = this.#takeIdle(key);
-      if (idle) return idle;
-      const slot = await this.#options.gate.tryTake(scope);
-      if (slot) {
-        try {
-          this.#open++;
-          const connection = await UpstreamConnection.open(target, this.#options.timeouts);
-          return { connection, slot };
-        } catch (err) {
-          this.#open--;
-          await slot.release();
-          const e = err as UpstreamError;
-          return { outcome: this.#failure(e, target, undefined) };
-        }
-      }
-      if (Date.now() >= deadline) throw new OverCapacity(`no connection slot for ${scope.destination} within ${this.#options.maxWait}s`);
-      // woken by a connection coming free for this key, or by the poll tick for a budget slot
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 100 + Math.random() * 150);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#released.once(key, done);
-      });
+    const idle = this.#takeIdle(key);
+    if (idle) return Promise.resolve(idle);
+    const line = this.#lines.get(key);
+    if (!line?.length) {
+      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope));
     }
+    return this.#wait(key, target, scope);
+  }
+
+  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope): Promise<Granted> {
+    return new Promise<Granted>((resolve, reject) => {
+      let line = this.#lines.get(key);
+      if (!line) this.#lines.set(key, (line = []));
+      const waiter: Waiter = {
+        target,
+        scope,
+        give: (granted) => {
+          clearTimeout(waiter.timer);
+          resolve(granted);
+        },
+        timer: setTimeout(() => {
+          const i = line.indexOf(waiter);
+          if (i >= 0) line.splice(i, 1);
+          reject(new OverCapacity(`no connection slot for ${scope.destination} within ${this.#options.maxWait}s`));
+        }, this.#options.maxWait * 1000),
+      };
+      line.push(waiter);
+      if (line.length === 1) void this.#poll(key, line);
+    });
+  }
+
+  /** Asks the gate for a slot on behalf of the head of the line until the line is empty. */
+  async #poll(key: string, line: Waiter[]): Promise<void> {
+    while (line.length > 0) {
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      const head = line[0];
+      if (!head) break;
+      const granted = await this.#tryOpen(head.target, head.scope);
+      if (granted && line[0] === head) {
+        line.shift();
+        head.give(granted);
+      } else if (granted) {
+        this.#recycle(granted); // the head left meanwhile (timed out): someone else may use it
+      }
+    }
+    if (this.#lines.get(key) === line) this.#lines.delete(key);
+  }
+
+  /** A new connection if the gate has a slot; a failed connect is an outcome for the caller. */
+  async #tryOpen(target: UpstreamTarget, scope: ConnectionScope): Promise<Granted | undefined> {
+    const slot = await this.#options.gate.tryTake(scope);
+    if (!slot) return undefined;
+    this.#open++;
+    try {
+      return { connection: await UpstreamConnection.open(target, this.#options.timeouts), slot };
+    } catch (err) {
+      this.#open--;
+      await slot.release();
+      return { outcome: this.#failure(err as UpstreamError, target, undefined) };
+    }
+  }
+
+  #recycle(granted: Granted): void {
+    if ('connection' in granted) this.#release(granted.connection, granted.slot);
   }
 
   async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
@@ -222,6 +268,11 @@ export class UpstreamPool {
       return;
     }
     const key = keyOf(connection.target);
+    const next = this.#lines.get(key)?.shift();
+    if (next) {
+      next.give({ connection, slot }); // straight to the next message: no idle round trip
+      return;
+    }
     const idle: Idle = {
       connection,
       slot,
@@ -236,7 +287,6 @@ export class UpstreamPool {
     const list = this.#idle.get(key);
     if (list) list.push(idle);
     else this.#idle.set(key, [idle]);
-    this.#released.emit(key);
   }
 
   #discard(connection: UpstreamConnection, slot: Slot, timer?: NodeJS.Timeout): void {
