@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
@@ -279,5 +281,94 @@ describe('delivery: outbox → upstream', () => {
     await upstream.waitFor(1);
     assert.equal(upstream.received[0]!.user, 'relayuser');
     assert.equal((await broker.takeJson(q.success, 1)).length, 1);
+  });
+  test('C54 gzip input is read; DKIM signing from the JSON key', async () => {
+    const q = queues('gzip');
+    const upstream = await sink();
+    await delivery([...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`]);
+    const key = execFileSync('openssl', ['genrsa', '2048'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const document = {
+      'message-id': id('gz'), envelope: 's@example.com', recipient: 'a@x.test', mime: MIME,
+      dkim: { domain: 'example.com', selector: 's1', key },
+    };
+    broker.channel.sendToQueue(q.outbox, gzipSync(JSON.stringify(document)), { contentEncoding: 'gzip', persistent: true });
+    await upstream.waitFor(1);
+    const received = upstream.received[0]!.mime;
+    assert.match(received, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.com;/m);
+    assert.match(received, /s=s1;/);
+    assert.equal((await broker.takeJson(q.success, 1)).length, 1);
+  });
+
+  test('security: required against a server without STARTTLS is a final failure', async () => {
+    const q = queues('tls');
+    const upstream = await sink();
+    await delivery([...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`]);
+    await broker.publishJson(q.outbox, { 'message-id': id('tls'), envelope: 's@example.com', recipient: 'a@x.test', mime: MIME, security: 'required' });
+    const [failure] = await broker.takeJson(q.failure, 1);
+    assert.ok(failure);
+    const entry = (failure['results'] as Entry[])[0]!;
+    assert.equal(entry['state'], 'starttls');
+    assert.equal(upstream.received.length, 0, 'nothing sent in clear text');
+  });
+
+  test('SIGTERM: in-flight deliveries finish and are acked, the rest stays queued', async () => {
+    const q = queues('sigterm');
+    const upstream = await sink({ dataDelay: 300 });
+    const file = writeConfig(
+      [
+        'rabbitmq-address: amqp://guest:guest@127.0.0.1/', 'rabbitmq-persistent: true', 'smtp-default-ips: 127.0.0.1',
+        'redis-address: redis://127.0.0.1:6379', ...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`,
+        'delivery-limits: * * connections=2',
+      ].join('\n'),
+    );
+    const mtaq = await startMtaq('delivery', ['--config-file', file]);
+    for (let n = 0; n < 20; n++) {
+      await broker.publishJson(q.outbox, { 'message-id': id(`t${n}`), envelope: 's@example.com', recipient: `r${n}@x.test`, mime: MIME });
+    }
+    await upstream.waitFor(2, 10000);
+    assert.equal(await mtaq.stop('SIGTERM'), 0);
+    const delivered = upstream.received.length;
+    const results = await broker.count(q.results);
+    const left = await broker.count(q.outbox);
+    assert.equal(results, delivered, 'every delivered message has its result');
+    assert.equal(results + left, 20, 'the rest is still on the outbox');
+  });
+});
+
+describe('the pipeline: ingress + delivery into the folder', () => {
+  test('a swaks message becomes an .eml file and a result', async () => {
+    const { mkdtempSync, readdirSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { freePort } = await import('./helpers/smtp.js');
+    const broker = await TestBroker.open();
+    const q = queueSet('pipeline');
+    const folder = mkdtempSync(join(tmpdir(), 'mtaq-folder-'));
+    const port = await freePort();
+    const file = writeConfig(
+      [
+        'rabbitmq-address: amqp://guest:guest@127.0.0.1/', 'rabbitmq-persistent: true', ...q.lines(),
+        'smtp-ip: 127.0.0.1', `smtp-port: ${port}`, 'smtp-range: 127.0.0.0/8', `delivery-folder: ${folder}`,
+        'redis-address: redis://127.0.0.1:6379',
+      ].join('\n'),
+    );
+    const mtaq = await startMtaq('pipeline', ['--config-file', file]);
+    try {
+      await promisify(execFile)('swaks', ['--server', `127.0.0.1:${port}`, '--from', 'me@example.com', '--to', 'you@example.org', '--header', 'Subject: to the folder']);
+      const [result] = await broker.takeJson(q.results, 1, 10000);
+      assert.ok(result, 'a result was published');
+      const files = readdirSync(folder).filter((f) => f.endsWith('.eml'));
+      assert.equal(files.length, 1);
+      const eml = readFileSync(join(folder, files[0]!), 'utf8');
+      assert.match(eml, /^Return-Path: <me@example\.com>\r\nDelivered-To: you@example\.org\r\nReceived: from /);
+      assert.match(eml, /Subject: to the folder/);
+      assert.equal(files[0], `${result['message-id'] as string}.eml`);
+    } finally {
+      assert.equal(await mtaq.stop(), 0);
+      await broker.deleteQueues(...q.all());
+      await broker.close();
+    }
   });
 });

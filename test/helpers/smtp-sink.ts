@@ -12,6 +12,8 @@ export interface SinkOptions {
   /** Per stage decision; `address` is the MAIL FROM / RCPT TO address, `mime` the message at DATA. */
   decide?: (stage: 'connect' | 'mail' | 'rcpt' | 'data', info: { address?: string; mime?: string; session: SMTPServerSession }) => SinkAction;
   auth?: { user: string; pass: string };
+  /** Offer STARTTLS (with smtp-server's built-in test certificate). */
+  starttls?: boolean;
   /** Milliseconds to hold each message before answering DATA (keeps connections busy). */
   dataDelay?: number;
   dsn?: boolean;
@@ -64,11 +66,11 @@ export class TestSink {
       name: options.name ?? 'sink.test',
       logger: false,
       disableReverseLookup: true,
-      hideSTARTTLS: true,
       hideDSN: !options.dsn,
       authOptional: true,
       allowInsecureAuth: true,
-      ...(options.auth ? {} : { disabledCommands: ['AUTH'] }),
+      // hideSTARTTLS alone still answers STARTTLS; disabling it is what "no TLS here" means
+      disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(options.starttls ? [] : ['STARTTLS'])],
       onAuth(auth, _session, callback) {
         if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) callback(null, { user: auth.username });
         else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));

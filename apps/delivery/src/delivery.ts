@@ -46,7 +46,7 @@ export interface DeliveryDeps {
   readonly pool: UpstreamPool;
   readonly budgets: Budgets | undefined;
   readonly markers: SentMarkers;
-  readonly dkim: DkimSigner | undefined;
+  readonly dkim: DkimSigner;
 }
 
 /** Seconds an over-capacity message waits in a delay queue before it is tried again. */
@@ -233,7 +233,7 @@ export class Delivery {
   }
 
   async #sign(message: OutgoingMessage, mime: Buffer): Promise<Buffer> {
-    return this.#deps.dkim ? this.#deps.dkim.sign(message, mime) : mime;
+    return this.#deps.dkim.sign(message, mime);
   }
 }
 

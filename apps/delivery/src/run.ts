@@ -69,7 +69,7 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     pool,
     budgets,
     markers: new SentMarkers(redis, { logger }),
-    dkim: config['dkim-domain'] ? DkimSigner.fromConfig(config) : undefined,
+    dkim: DkimSigner.fromConfig(config),
   });
   const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m) =>
     delivery.handle(m),

@@ -108,6 +108,11 @@ export class Ingress {
       rejectOversized: true,
       socketTimeout: config['smtp-timeout'] * 1000,
       maxRecipients: config['smtp-max-recipients'],
+      // smtp-max-errors: 4xx/5xx replies without delivering mail before 421 4.7.0 (smtp-server.ts)
+      maxErrors: config['smtp-max-errors'],
+      // smtp-proxy: listed peers start with a PROXY v1/v2 header; its client address is the session's
+      proxy: config['smtp-proxy'],
+      onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
       // smtp-server's own check answers 501; we validate per smtp-validate-address and answer 553
       lenientAddressParsing: true,
       hideSTARTTLS: !tls.cert,

@@ -48,13 +48,18 @@ export class Consumer {
     if (this.#broker.connection) await this.#subscribe(this.#broker.connection);
   }
 
-  /** Stops taking messages and waits for the handlers in flight; their acks still go out. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking messages and waits for the handlers in flight, at most `graceMs`; their acks still
+   * go out. Past the grace period the channel closes anyway: unacked messages return to the queue.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
     this.#stopped = true;
     this.#broker.off('connected', this.#onConnected);
     const channel = this.#channel;
     if (channel && this.#tag) await channel.cancel(this.#tag).catch(() => undefined);
-    while (this.#inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + graceMs;
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (this.#inFlight > 0) this.#log.warn({ inFlight: this.#inFlight }, 'stopping with messages in flight; the broker will redeliver them');
     this.#channel = undefined;
     if (channel) await channel.close().catch(() => undefined);
   }
