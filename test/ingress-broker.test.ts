@@ -17,7 +17,7 @@ async function sendOne(port: number, to: string[] = ['b@example.org']) {
 
 async function ingress(extra: string[], address = 'amqp://guest:guest@127.0.0.1/'): Promise<{ mtaq: MtaqProcess; port: number }> {
   const port = await freePort();
-  const config = writeConfig([`smtp-ip: 127.0.0.1`, `smtp-port: ${port}`, `rabbitmq-address: ${address}`, ...extra].join('\n'));
+  const config = writeConfig([`smtp-ip: 127.0.0.1`, `smtp-port: ${port}`, 'smtp-range: 127.0.0.0/8', `rabbitmq-address: ${address}`, ...extra].join('\n'));
   return { mtaq: await startMtaq('ingress', ['--config-file', config]), port };
 }
 

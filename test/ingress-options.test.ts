@@ -10,7 +10,7 @@ const run = promisify(execFile);
 
 async function ingress(lines: string[]): Promise<{ mtaq: MtaqProcess; port: number }> {
   const port = await freePort();
-  const config = writeConfig([`smtp-ip: 127.0.0.1`, `smtp-port: ${port}`, ...lines].join('\n'));
+  const config = writeConfig([`smtp-ip: 127.0.0.1`, `smtp-port: ${port}`, 'smtp-range: 127.0.0.0/8', ...lines].join('\n'));
   return { mtaq: await startMtaq('ingress', ['--config-file', config]), port };
 }
 

@@ -30,6 +30,7 @@ describe('ingress → inbox', () => {
         `smtp-port: ${port}`,
         `smtp-secure-port: ${securePort}`,
         `smtp-hostname: mx.test.example`,
+        `smtp-range: 127.0.0.0/8`,
         `smtp-certificate: ${cert}`,
         `smtp-key: ${key}`,
         `smtp-maxsize: 64KB`,

@@ -11,11 +11,15 @@ import {
   receivedProtocol,
   type SmtpIncomingMessage,
 } from '@mtaq/envelope';
-import { MtaqError, PublishError, SmtpReplyError } from '@mtaq/errors';
+import { PublishError, SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { AccessPolicy } from './access-policy.js';
+import type { Authenticator } from './authenticator.js';
+import { ConnectionLimits } from './connection-limits.js';
 import { buildIncoming } from './incoming.js';
+import { smtpError, type SmtpCallbackError } from './smtp-error.js';
 import { MtaqSMTPServer, type MtaqServerOptions } from './smtp-server.js';
 import { mappedSourceIps } from './source-ip.js';
 
@@ -23,6 +27,8 @@ export interface IngressDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly publisher: Publisher;
+  readonly policy: AccessPolicy;
+  readonly authenticator: Authenticator;
 }
 
 export interface Listener {
@@ -30,8 +36,6 @@ export interface Listener {
   readonly port: number;
   readonly secure: boolean;
 }
-
-type SmtpCallbackError = Error & { responseCode: number };
 
 /**
  * The SMTP side of mtaq: listeners on every `smtp-ip` × `smtp-port` (plus implicit-TLS ports),
@@ -44,9 +48,15 @@ export class Ingress {
   readonly #publisher: Publisher;
   readonly #nextId: () => string;
   readonly #servers: MtaqSMTPServer[] = [];
+  readonly #policy: AccessPolicy;
+  readonly #auth: Authenticator;
+  readonly #limits: ConnectionLimits;
 
   constructor(deps: IngressDeps) {
     this.#config = deps.config;
+    this.#policy = deps.policy;
+    this.#auth = deps.authenticator;
+    this.#limits = new ConnectionLimits(deps.config['smtp-connections-per-ip'], deps.config['smtp-connection-rate-per-ip']);
     this.#log = deps.logger.child({ component: 'ingress' });
     this.#publisher = deps.publisher;
     this.#nextId = createMessageIdGenerator(deps.config['server-id']);
@@ -118,34 +128,58 @@ export class Ingress {
       hideSTARTTLS: !tls.cert,
       hideDSN: !config['dsn-advertise'],
       hideENHANCEDSTATUSCODES: false,
-      // AUTH arrives with the auth backends; until then nobody can log in
-      disabledCommands: ['AUTH'],
+      // no backend, no AUTH: the command is not even advertised
+      ...(this.#auth.configured ? {} : { disabledCommands: ['AUTH'] }),
+      authMethods: this.#auth.mechanisms,
+      allowInsecureAuth: config['smtp-auth-insecure'],
       authOptional: true,
+      ...(config['smtp-connections-in'] > 0 ? { maxClients: config['smtp-connections-in'] } : {}),
+      onAuth: (auth, session, callback) => this.#auth.onAuth(auth, session, callback),
+      onClose: (session) => {
+        if ((session as { admitted?: boolean }).admitted) this.#limits.leave(session.remoteAddress);
+      },
       disableReverseLookup: true,
       logger: false,
       greetingDelay: (ip) => (delayMs > 0 && !exempt.contains(ip) ? delayMs : 0),
       onConnect: (session, callback) => this.#onConnect(session, callback),
-      onMailFrom: (address, _session, callback) => callback(this.#checkAddress(address.address, 'sender', true)),
-      onRcptTo: (address, _session, callback) => callback(this.#checkAddress(address.address, 'recipient', false)),
+      onMailFrom: (address, session, callback) => callback(this.#onMailFrom(address.address, session)),
+      onRcptTo: (address, session, callback) => callback(this.#onRcptTo(address.address, session)),
       onData: (stream, session, callback) => this.#onData(stream, session, callback),
     };
   }
 
+  /** Reference §8.1 steps 3–4: block-list and relay policy, then the per-client connection caps. */
   #onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
-    const range = this.#config['smtp-range'];
-    if (!range.isEmpty && !range.contains(session.remoteAddress)) {
-      this.#log.info({ sid: session.id, remote: session.remoteAddress }, 'connection refused by smtp-range');
-      callback(smtpError(new SmtpReplyError(`${session.remoteAddress} is not allowed to connect`, 554, '5.7.1')));
+    const ip = session.remoteAddress;
+    const refusal = this.#policy.connect(ip) ?? this.#limits.enter(ip);
+    if (refusal) {
+      this.#log.info({ sid: session.id, remote: ip, reason: refusal.message }, 'connection refused');
+      callback(smtpError(refusal));
       return;
     }
+    (session as { admitted?: boolean }).admitted = true;
     callback();
   }
 
+  #onMailFrom(address: string, session: SMTPServerSession): SmtpCallbackError | null {
+    if (this.#config['smtp-require-tls'] && !session.secure) {
+      return smtpError(new SmtpReplyError('Must issue a STARTTLS command first', 530, '5.7.0'));
+    }
+    const refusal = this.#checkAddress(address, 'sender', true) ?? this.#policy.mailFrom(address);
+    return refusal ? smtpError(refusal) : null;
+  }
+
+  #onRcptTo(address: string, session: SMTPServerSession): SmtpCallbackError | null {
+    const refusal = this.#checkAddress(address, 'recipient', false) ?? this.#policy.rcptTo(address, session);
+    if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.message }, 'recipient refused');
+    return refusal ? smtpError(refusal) : null;
+  }
+
   /** `smtp-validate-address` (reference §8.3); the null sender `<>` is always allowed. */
-  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): SmtpCallbackError | null {
-    if (address === '' && nullAllowed) return null;
-    if (isValidMailbox(address, this.#config['smtp-validate-address'])) return null;
-    return smtpError(new SmtpReplyError(`${role} address <${address}> is not a valid mailbox`, 553, '5.1.3'));
+  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): SmtpReplyError | undefined {
+    if (address === '' && nullAllowed) return undefined;
+    if (isValidMailbox(address, this.#config['smtp-validate-address'])) return undefined;
+    return new SmtpReplyError(`${role} address <${address}> is not a valid mailbox`, 553, '5.1.3');
   }
 
   #onData(
@@ -209,7 +243,7 @@ export class Ingress {
       },
       this.#nextId,
     );
-    await this.#publishAll(messages, log);
+    await this.#publishAll(messages, body, log);
     log.info(
       { mids: messages.map((m) => m['message-id']), from: messages[0]?.envelope, rcpts: messages.length, bytes: raw.length },
       'queued',
@@ -220,14 +254,28 @@ export class Ingress {
     ].join('\n');
   }
 
-  async #publishAll(messages: SmtpIncomingMessage[], log: Logger): Promise<void> {
-    const queue = this.#config['rabbitmq-inbox'];
-    // an empty inbox name means ordinary mail is accepted and dropped (reference §1, C18)
-    if (!queue) return;
+  /**
+   * Reference §3 routing: a Local Address recipient goes to `rabbitmq-reports` when the message is a
+   * report and that queue is set, else to `rabbitmq-local` when set; everything else to the inbox.
+   * An empty queue name means "accept and drop" (C18).
+   */
+  #queueFor(message: SmtpIncomingMessage, isReport: () => boolean): string {
+    const config = this.#config;
+    if (this.#policy.isLocal(message.recipient)) {
+      if (config['rabbitmq-reports'] && isReport()) return config['rabbitmq-reports'];
+      if (config['rabbitmq-local']) return config['rabbitmq-local'];
+    }
+    return config['rabbitmq-inbox'];
+  }
+
+  async #publishAll(messages: SmtpIncomingMessage[], body: Buffer, log: Logger): Promise<void> {
+    let report: boolean | undefined;
+    const isReport = (): boolean => (report ??= REPORT_TYPE.test(headerBlockOf(body)));
+    const targets = messages.map((m) => ({ message: m, queue: this.#queueFor(m, isReport) })).filter((t) => t.queue !== '');
     const gzip = this.#config['rabbitmq-encoding'] === 'gzip';
     const withPriority = (this.#config['rabbitmq-maxpriority'] ?? 0) > 0;
     const results = await Promise.allSettled(
-      messages.map((message) => {
+      targets.map(({ message, queue }) => {
         const { body, contentEncoding } = encodeMessage(message, { gzip });
         const priority = withPriority && typeof message['priority'] === 'number' ? message['priority'] : undefined;
         return this.#publisher.publish(queue, body, {
@@ -237,22 +285,24 @@ export class Ingress {
         });
       }),
     );
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ mid: messages[i]!['message-id'], err: r.reason as Error }] : []));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ mid: targets[i]!.message['message-id'], err: r.reason as Error }] : []));
     if (failed.length === 0) return;
-    const confirmed = messages.filter((_, i) => results[i]!.status === 'fulfilled').map((m) => m['message-id']);
+    const confirmed = targets.filter((_, i) => results[i]!.status === 'fulfilled').map((t) => t.message['message-id']);
     // the client retries the whole message, so confirmed copies become duplicates: say which
     log.error(
-      { queue, failed: failed.map((f) => f.mid), confirmed, err: failed[0]!.err.message },
+      { failed: failed.map((f) => f.mid), confirmed, err: failed[0]!.err.message },
       confirmed.length ? 'partially published, client told to retry' : 'publish failed, client told to retry',
     );
     throw failed[0]!.err instanceof PublishError ? failed[0]!.err : new PublishError(failed[0]!.err.message);
   }
 }
 
-/** smtp-server sends `err.responseCode` and `err.message`; our send() keeps a leading status. */
-function smtpError(err: unknown): SmtpCallbackError {
-  if (err instanceof MtaqError) return Object.assign(new Error(err.reply), { responseCode: err.responseCode });
-  return Object.assign(new Error('4.3.0 local error in processing'), { responseCode: 451 });
+/** DSNs, MDNs and DMARC/TLS reports (RFC 6522 multipart/report) at the top level. */
+const REPORT_TYPE = /^content-type:[ \t]*multipart\/report\b/im;
+
+function headerBlockOf(mime: Buffer): string {
+  const end = mime.indexOf('\r\n\r\n');
+  return mime.subarray(0, end < 0 ? Math.min(mime.length, 65536) : end).toString('latin1');
 }
 
 function listenOn(server: MtaqSMTPServer, port: number, host: string | undefined, secure: boolean): Promise<Listener> {

@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { Broker, declareTopology, Publisher, redactUrl, topologyFromConfig } from '@mtaq/queue';
+import { AccessPolicy } from './access-policy.js';
+import { Authenticator } from './authenticator.js';
 import { Ingress, type Listener } from './ingress.js';
 
 export interface RunningIngress {
@@ -33,11 +35,17 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
     timeout: config['rabbitmq-publish-timeout'],
     logger,
   });
-  const ingress = new Ingress({ config, logger, publisher });
+  let authenticator: Authenticator | undefined;
   let listeners: Listener[];
+  let ingress: Ingress;
   try {
+    authenticator = await Authenticator.create(config, logger);
+    const auth = authenticator;
+    const policy = new AccessPolicy(config, { authConfigured: auth.configured, trustedNetworks: () => auth.trustedNetworks() });
+    ingress = new Ingress({ config, logger, publisher, policy, authenticator: auth });
     listeners = await ingress.listen();
   } catch (err) {
+    await authenticator?.close();
     await publisher.close();
     await broker.close();
     throw err;
@@ -46,6 +54,7 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
     listeners,
     async stop() {
       await ingress.close();
+      await authenticator?.close();
       await publisher.close();
       await broker.close();
     },

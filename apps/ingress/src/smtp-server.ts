@@ -137,6 +137,11 @@ class MtaqConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     const delivered = code === 250 && context === 'DATA_OK';
+    if (code === 538) {
+      // smtp-server's non-standard 538 for AUTH before STARTTLS; RFC 3207 / the reference say 530 5.7.0
+      code = 530;
+      data = '5.7.0 Must issue a STARTTLS command first';
+    }
     if (typeof data === 'string' && data.includes('\n')) data = data.split(/\r?\n/);
     const first = Array.isArray(data) ? data[0] : data;
     if (typeof first === 'string' && ENHANCED_STATUS.test(first)) {
