@@ -143,6 +143,10 @@ class MtaqConnection extends SMTPConnection {
       data = '5.7.0 Must issue a STARTTLS command first';
     }
     if (typeof data === 'string' && data.includes('\n')) data = data.split(/\r?\n/);
+    if (code === 250 && Array.isArray(data) && !this.secure && !this._server.options.allowInsecureAuth) {
+      // smtp-server offers AUTH on plain sessions and refuses it later; we do not offer it at all (C21)
+      data = data.filter((line) => !/^AUTH\b/.test(line));
+    }
     const first = Array.isArray(data) ? data[0] : data;
     if (typeof first === 'string' && ENHANCED_STATUS.test(first)) {
       // the status is on the first line only; repeat it per line as RFC 2034 asks
