@@ -6,6 +6,7 @@ import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
 import { peekQueue } from '@mtaq/queue';
 import { stopOnSignal } from './lifecycle.js';
+import { passwordCommand } from './password.js';
 
 const USAGE = `mtaq — a queue-backed mail transfer agent around RabbitMQ
 
@@ -18,6 +19,8 @@ Usage:
   mtaq config keys                                     list every configuration key with its default
   mtaq queue peek [QUEUE] [--count N]                  print messages of a queue (default: the inbox)
                                                        as JSON lines, leaving them on the queue
+  mtaq password [--hash bcrypt|sha512-crypt|sha256-crypt|sha256|sha384|sha512]
+                                                       hash a password (prompt or stdin) for file:// or CSV users
   mtaq --help | --version
 
 Configuration is read from, each overriding the one before: built-in defaults, /etc/mtaq/mtaq.conf,
@@ -28,7 +31,7 @@ environment variables (e.g. MTAQ_SMTP_PORT=2525). Every key can be given on the 
 type Command = (config: Config, words: string[]) => Promise<number> | number;
 
 /** Options of a command that are not config keys. */
-const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'] };
+const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'], password: ['--hash'] };
 
 /** Starts services, stops them on SIGTERM/SIGINT; a start failure exits non-zero with the reason. */
 async function serve(config: Config, name: string, start: (logger: Logger) => Promise<(() => Promise<void>) | undefined>): Promise<number> {
@@ -82,6 +85,7 @@ const commands: Record<string, Command> = {
     process.stderr.write(`mtaq config: unknown subcommand "${sub}" (expected check or keys)\n`);
     return 2;
   },
+  password: (_config, words) => passwordCommand(words),
   queue: async (config, words) => {
     const [sub, ...rest] = words;
     if (sub !== 'peek') {
