@@ -31,7 +31,7 @@ PIDS+=($!)
 common=(--config-file /dev/null --rabbitmq-address amqp://guest:guest@127.0.0.1/ --rabbitmq-persistent true
   --rabbitmq-inbox "$QUEUE" --rabbitmq-outbox "$QUEUE" --rabbitmq-results "$QUEUE-results"
   --rabbitmq-failure "$QUEUE-failure" --log-level warn)
-node apps/cli/dist/main.js ingress "${common[@]}" --smtp-ip 127.0.0.1 --smtp-port "$PORT" >/tmp/mtaq-e2e-ingress.log 2>&1 &
+node apps/cli/dist/main.js ingress "${common[@]}" --smtp-ip 127.0.0.1 --smtp-port "$PORT" --smtp-range 127.0.0.0/8 >/tmp/mtaq-e2e-ingress.log 2>&1 &
 PIDS+=($!)
 node apps/cli/dist/main.js delivery "${common[@]}" --smtp-sink-address 127.0.0.1 --smtp-sink-port "$SINK_PORT" \
   --smtp-default-ips 127.0.0.1 --delivery-limits "* * connections=$CONNECTIONS" --delivery-max-messages 10000 \

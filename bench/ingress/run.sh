@@ -55,7 +55,7 @@ for s in $REUSED; do
 done
 kill $SINK_PID 2>/dev/null || true
 
-node apps/cli/dist/main.js ingress --config-file /dev/null --smtp-ip 127.0.0.1 --smtp-port "$PORT" \
+node apps/cli/dist/main.js ingress --config-file /dev/null --smtp-ip 127.0.0.1 --smtp-port "$PORT" --smtp-range 127.0.0.0/8 \
   --smtp-threads "$THREADS" --rabbitmq-address amqp://guest:guest@127.0.0.1/ --rabbitmq-inbox "$QUEUE" \
   --rabbitmq-persistent true --smtp-hostname bench.mtaq --log-level warn >/tmp/mtaq-bench-ingress.log 2>&1 &
 MTAQ_PID=$!

@@ -123,7 +123,7 @@ class MtaqConnection extends SMTPConnection {
     this._setListeners(() => {
       const options = this._server.options as MtaqServerOptions;
       if (options.maxClients && this._server.connections.size > options.maxClients) {
-        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        this.send(421, '4.7.0 Too many connected clients, try again in a moment');
         return;
       }
       const delay = options.greetingDelay(this.remoteAddress);
