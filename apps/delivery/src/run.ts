@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '@mtaq/config';
 import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import { Broker, Consumer, declareTopology, Publisher, QueueDeclarer, redactUrl, topologyFromConfig } from '@mtaq/queue';
+import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
 import { Delivery } from './delivery.js';
 import { DkimSigner } from './dkim.js';
 import { createResolver, Router, SourceIps } from './routing/index.js';
@@ -19,23 +19,7 @@ export interface RunningDelivery {
 const MAX_SLOT_WAIT = 30;
 
 export async function startDelivery(config: Config, logger: Logger): Promise<RunningDelivery> {
-  const topology = topologyFromConfig(config);
-  const broker = new Broker({
-    urls: config['rabbitmq-address'],
-    logger,
-    reconnectDelay: config['rabbitmq-reconnect-delay'],
-    connectionName: `mtaq delivery ${process.pid}`,
-    setup: config['rabbitmq-declare'] ? (connection) => declareTopology(connection, topology) : undefined,
-  });
-  logger.info({ broker: config['rabbitmq-address'].map(redactUrl), outbox: config['rabbitmq-outbox'] }, 'starting delivery');
-  await broker.start();
-  const publisher = new Publisher(broker, {
-    exchange: config['rabbitmq-exchange'],
-    persistent: config['rabbitmq-persistent'],
-    maxInFlight: config['rabbitmq-throttle'],
-    timeout: config['rabbitmq-publish-timeout'],
-    logger,
-  });
+  const { broker, publisher } = await connectFromConfig(config, logger, 'delivery');
   const budgets = new Budgets({
     redisUrl: config['redis-address'],
     rules: config['delivery-limits'],

@@ -12,6 +12,7 @@ import {
 import { SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import { CidrList } from '@mtaq/net';
+import { smtpError } from './smtp-error.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 
 type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
@@ -89,7 +90,7 @@ export class Authenticator {
     const ip = session.remoteAddress;
     if (this.#throttle.blocked(ip)) {
       this.#log.warn({ sid: session.id, remote: ip }, 'AUTH refused: too many failed logins');
-      callback(toSmtp(new SmtpReplyError('Too many failed logins, try again later', 454, '4.7.0')));
+      callback(smtpError(new SmtpReplyError('Too many failed logins, try again later', 454, '4.7.0')));
       return;
     }
     void this.#authenticate(auth, ip).then((result) => {
@@ -101,7 +102,7 @@ export class Authenticator {
       }
       if (result.reason !== 'unavailable') this.#throttle.failure(ip);
       this.#log.warn({ sid: session.id, remote: ip, user: auth.username, method: auth.method, reason: result.reason }, 'authentication failed');
-      callback(toSmtp(authFailureReply(result)));
+      callback(smtpError(authFailureReply(result)));
     });
   }
 
@@ -148,8 +149,4 @@ function parseColumns(text: string): { username: number; password: number; netwo
     password: columns['password'] ?? 1,
     ...(columns['network'] !== undefined ? { network: columns['network'] } : {}),
   };
-}
-
-function toSmtp(err: SmtpReplyError): Error & { responseCode: number } {
-  return Object.assign(new Error(err.reply), { responseCode: err.responseCode });
 }

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
-import { Broker, declareTopology, Publisher, redactUrl, topologyFromConfig } from '@mtaq/queue';
+import { connectFromConfig } from '@mtaq/queue';
 import { AccessPolicy } from './access-policy.js';
 import { Authenticator } from './authenticator.js';
 import { Ingress, type Listener } from './ingress.js';
@@ -14,27 +14,7 @@ export interface RunningIngress {
 
 /** One ingress process: broker connection, confirm publisher, SMTP listeners. */
 export async function startIngress(config: Config, logger: Logger): Promise<RunningIngress> {
-  const topology = topologyFromConfig(config);
-  const broker = new Broker({
-    urls: config['rabbitmq-address'],
-    logger,
-    reconnectDelay: config['rabbitmq-reconnect-delay'],
-    connectionName: `mtaq ingress ${process.pid}`,
-    setup: config['rabbitmq-declare'] ? (connection) => declareTopology(connection, topology) : undefined,
-  });
-  logger.info({ broker: config['rabbitmq-address'].map(redactUrl) }, 'starting ingress');
-  if (!config['rabbitmq-persistent'] && !config['rabbitmq-quorum']) {
-    // MailerQ's default, kept for compatibility; but then a 250 does not survive a broker restart
-    logger.warn('rabbitmq-persistent is false: accepted mail is lost if RabbitMQ restarts before it is consumed');
-  }
-  await broker.start();
-  const publisher = new Publisher(broker, {
-    exchange: config['rabbitmq-exchange'],
-    persistent: config['rabbitmq-persistent'],
-    maxInFlight: config['rabbitmq-throttle'],
-    timeout: config['rabbitmq-publish-timeout'],
-    logger,
-  });
+  const { broker, publisher } = await connectFromConfig(config, logger, 'ingress');
   let authenticator: Authenticator | undefined;
   let listeners: Listener[];
   let ingress: Ingress;

@@ -4,3 +4,4 @@ export { Consumer, type ConsumerOptions, type Disposition, type MessageHandler }
 export { declareTopology, queueArguments, topologyFromConfig, QUEUE_KEYS, type TopologyOptions } from './topology.js';
 export { peekQueue } from './peek.js';
 export { QueueDeclarer } from './declarer.js';
+export { connectFromConfig } from './from-config.js';
