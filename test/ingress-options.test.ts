@@ -133,6 +133,8 @@ describe('ingress options', () => {
     }
     const docs = await broker.takeJson(q, 6);
     assert.equal(docs.length, 6);
+    // log lines are written asynchronously: wait until all six are in before counting workers
+    for (let i = 0; i < 100 && mtaq.logs.filter((l) => l['msg'] === 'queued').length < 6; i++) await new Promise((r) => setTimeout(r, 20));
     const pids = new Set(mtaq.logs.filter((l) => l['msg'] === 'queued').map((l) => l['pid']));
     assert.equal(pids.size, 2, 'both workers took sessions');
   });
