@@ -93,6 +93,25 @@ describe('ingress access control', () => {
     await refused.quit();
   });
 
+  test('x-mq headers from an untrusted client are removed and ignored', async () => {
+    const { port, inbox } = await ingress([`smtp-range: ${TRUSTED}`, 'smtp-local-addresses: postmaster@ours.test']);
+    const body = 'x-mq-smarthost-hostname: relay.evil.example\r\nX-MQ-Envelope: ceo@victim.example\r\nSubject: hi\r\n\r\nx\r\n';
+    const outside = await session(port, OUTSIDE);
+    assert.equal((await outside.send('s@example.com', ['postmaster@ours.test'], body)).code, 250);
+    await outside.quit();
+    const trusted = await session(port, TRUSTED);
+    assert.equal((await trusted.send('s@example.com', ['postmaster@ours.test'], body)).code, 250);
+    await trusted.quit();
+    const docs = await broker.takeJson(inbox, 2);
+    const fromOutside = docs.find((d) => (d['connection'] as Record<string, unknown>)['remote-ip'] === OUTSIDE)!;
+    const fromTrusted = docs.find((d) => (d['connection'] as Record<string, unknown>)['remote-ip'] === TRUSTED)!;
+    assert.ok(!('smarthost' in fromOutside));
+    assert.equal(fromOutside['envelope'], 's@example.com');
+    assert.doesNotMatch(fromOutside['mime'] as string, /x-mq-/i, 'stripped all the same');
+    assert.deepEqual(fromTrusted['smarthost'], { hostname: 'relay.evil.example' });
+    assert.equal(fromTrusted['envelope'], 'ceo@victim.example');
+  });
+
   test('C16/C17: local recipients go to rabbitmq-local, local reports to rabbitmq-reports', async () => {
     const local = uniqueName('local');
     const reports = uniqueName('reports');

@@ -214,7 +214,10 @@ export class Ingress {
       const result = extractMqHeaders(raw);
       body = result.mime;
       for (const warning of result.warnings) log.warn({ warning }, 'ignored x-mq header');
-      extracted = result.properties;
+      // x-mq headers steer delivery (smarthost, source IP, envelope): only trusted or logged-in
+      // clients may use them; from anyone else they are removed and ignored
+      if (session.user || this.#policy.isTrusted(session.remoteAddress)) extracted = result.properties;
+      else if (Object.keys(result.properties).length) log.warn({ properties: Object.keys(result.properties) }, 'x-mq headers from an untrusted client removed');
     }
     const now = new Date();
     const received = receivedHeader({
