@@ -8,7 +8,7 @@ import { freePort } from './helpers/smtp.js';
 import { TestSink } from './helpers/smtp-sink.js';
 
 const RUN = Date.now().toString(36);
-const mime = (n: number): string => `From: s@example.com\r\nTo: r${n}@x.test\r\nSubject: load ${n}\r\nX-Test-Id: ${RUN}-${n}\r\n\r\nbody ${n}\r\n`;
+const mime = (n: number, tag = RUN): string => `From: s@example.com\r\nTo: r${n}@x.test\r\nSubject: load ${n}\r\nX-Test-Id: ${tag}-${n}\r\n\r\nbody ${n}\r\n`;
 
 /** Waits until `check` is true, polling; throws with `what` after `timeoutMs`. */
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30000): Promise<void> {
@@ -59,13 +59,28 @@ describe('delivery under load, limits and failures', () => {
     return mtaq;
   }
 
+  /** N messages with ids `<outbox>-<n>`: every test's ids are its own. */
   async function preload(outbox: string, count: number): Promise<void> {
     // declare first: delivery may not be running yet
     await broker.channel.assertQueue(outbox, { durable: true });
     for (let n = 0; n < count; n++) {
-      await broker.publishJson(outbox, { 'message-id': `${RUN}-${n}`, envelope: 's@example.com', recipient: `r${n}@x.test`, mime: mime(n) });
+      await broker.publishJson(outbox, { 'message-id': `${outbox}-${n}`, envelope: 's@example.com', recipient: `r${n}@x.test`, mime: mime(n, outbox) });
     }
   }
+
+  test('a reused message id is delivered again, never mistaken for an earlier delivery', async () => {
+    const outbox = uniqueName('reuse');
+    cleanup.push(() => broker.deleteQueues(outbox, `${outbox}-results`, `${outbox}-failure`));
+    const sink = await TestSink.start();
+    cleanup.push(() => sink.close());
+    await delivery(config(outbox, ['smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${sink.port}`, 'redis-address: redis://127.0.0.1:6379']));
+    await broker.channel.assertQueue(outbox, { durable: true });
+    for (let round = 0; round < 2; round++) {
+      await broker.publishJson(outbox, { 'message-id': `${RUN}-same`, envelope: 's@example.com', recipient: 'same@x.test', mime: mime(round) });
+      await broker.publishJson(outbox, { 'message-id': `${RUN}-same`, envelope: 's@example.com', recipient: 'same@x.test', mime: mime(0) });
+    }
+    await sink.waitFor(4, 10000);
+  });
 
   before(async () => {
     broker = await TestBroker.open();
@@ -153,9 +168,11 @@ describe('delivery under load, limits and failures', () => {
     const unique = new Set(delivered);
     const duplicates = delivered.length - unique.size;
     t.diagnostic(`killed after ${atKill} deliveries; ${delivered.length} deliveries of ${unique.size} messages: ${duplicates} duplicate(s); ${results.length} result documents`);
+    const missing = results.filter((r) => !unique.has(r['message-id'] as string));
+    if (missing.length) t.diagnostic(`results without a delivery: ${JSON.stringify(missing.slice(0, 3).map((r) => r['results']))}`);
     for (let n = 0; n < total; n++) {
-      assert.ok(resultIds.has(`${RUN}-${n}`), `message ${n} has a result`);
-      assert.ok(unique.has(`${RUN}-${n}`), `message ${n} reached the sink`);
+      assert.ok(resultIds.has(`${outbox}-${n}`), `message ${n} has a result`);
+      assert.ok(unique.has(`${outbox}-${n}`), `message ${n} reached the sink`);
     }
     assert.equal(failures, 0);
     assert.ok(duplicates <= 100, 'duplicates stay bounded by the messages in flight at the kill (prefetch 100)');

@@ -95,7 +95,8 @@ export class Delivery {
       return 'ack';
     }
     // delivered before a crash, redelivered by the broker: publish what happened, send nothing
-    const replay = await this.#deps.markers.get(mid, message.recipient, attempts + 1);
+    const marked = { id: mid, recipient: message.recipient, mime: typeof message.mime === 'string' ? message.mime : String(message.key ?? '') };
+    const replay = amqp.fields.redelivered ? await this.#deps.markers.get(marked, attempts + 1) : undefined;
     if (replay) {
       log.warn({ attempt: attempts + 1 }, 'already delivered before a restart; publishing the stored result');
       await this.#conclude(message, replay, log);
@@ -112,7 +113,7 @@ export class Delivery {
       return 'ack';
     }
     const entry = resultEntry(outcome, new Date());
-    if (entry.state === 'message' && entry.result === 'accepted') await this.#deps.markers.set(mid, message.recipient, attempts + 1, entry);
+    if (entry.state === 'message' && entry.result === 'accepted') await this.#deps.markers.set(marked, attempts + 1, entry);
     await this.#conclude(message, entry, log);
     return 'ack';
   }

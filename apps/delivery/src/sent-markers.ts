@@ -1,13 +1,22 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ResultEntry } from '@mtaq/envelope';
 import { silentLogger, type Logger } from '@mtaq/log';
 
 /**
- * Remembers, per message id, recipient and attempt, that the upstream accepted the message. After a crash
- * between the upstream's 250 and our ack, the broker redelivers the message; the marker turns that
- * redelivery into a republish of the stored result instead of a second delivery. Best effort: when
- * Redis is down a duplicate is possible, a loss never.
+ * Remembers that the upstream accepted a message (its id, recipient, attempt and content). After a
+ * crash between the upstream's 250 and our ack, the broker redelivers the message; the marker turns
+ * that redelivery into a republish of the stored result instead of a second delivery. Only
+ * redeliveries are looked up, and the content is part of the key, so a producer that reuses a
+ * message id can never have a new message mistaken for a delivered one. Best effort: when Redis is
+ * down a duplicate is possible, a loss never.
  */
+export interface MarkedMessage {
+  readonly id: string | undefined;
+  readonly recipient: string;
+  readonly mime: string;
+}
+
 export class SentMarkers {
   readonly #redis: Redis | undefined;
   readonly #prefix: string;
@@ -21,10 +30,10 @@ export class SentMarkers {
     this.#log = options.logger ?? silentLogger;
   }
 
-  async get(messageId: string | undefined, recipient: string, attempt: number): Promise<ResultEntry | undefined> {
-    if (!this.#redis || !messageId) return undefined;
+  async get(message: MarkedMessage, attempt: number): Promise<ResultEntry | undefined> {
+    if (!this.#redis || !message.id) return undefined;
     try {
-      const stored = await this.#redis.get(this.#key(messageId, recipient, attempt));
+      const stored = await this.#redis.get(this.#key(message, attempt));
       return stored ? (JSON.parse(stored) as ResultEntry) : undefined;
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'sent marker lookup failed');
@@ -32,17 +41,17 @@ export class SentMarkers {
     }
   }
 
-  async set(messageId: string | undefined, recipient: string, attempt: number, entry: ResultEntry): Promise<void> {
-    if (!this.#redis || !messageId) return;
+  async set(message: MarkedMessage, attempt: number, entry: ResultEntry): Promise<void> {
+    if (!this.#redis || !message.id) return;
     try {
-      await this.#redis.set(this.#key(messageId, recipient, attempt), JSON.stringify(entry), 'EX', this.#ttl);
+      await this.#redis.set(this.#key(message, attempt), JSON.stringify(entry), 'EX', this.#ttl);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'sent marker not stored');
     }
   }
 
-  /** Producers reuse a message-id for the recipients of one mailing, so the recipient is part of it. */
-  #key(messageId: string, recipient: string, attempt: number): string {
-    return `${this.#prefix}${messageId}:${recipient.toLowerCase()}:${attempt}`;
+  #key(message: MarkedMessage, attempt: number): string {
+    const content = createHash('sha256').update(message.mime).digest('base64url').slice(0, 22);
+    return `${this.#prefix}${message.id}:${message.recipient.toLowerCase()}:${attempt}:${content}`;
   }
 }
