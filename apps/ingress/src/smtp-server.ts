@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { PassThrough } from 'node:stream';
 import type tls from 'node:tls';
 import { readProxyHeader, ProxyProtocolError, type CidrList } from '@mtaq/net';
-import { SMTPServer, type SMTPServerDataResult, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, socketTimeout, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { refuseBareLineEndings, type DataCallback } from './bare-line-endings.js';
+import { CR, lineLimit, StrictSMTPStream } from './command-lines.js';
 
 export interface MtaqServerOptions extends SMTPServerOptions {
   /**
@@ -30,85 +31,10 @@ export interface MtaqServerOptions extends SMTPServerOptions {
   maxErrors?: number;
 }
 
-type DataCallback = (err?: Error | null, message?: string | SMTPServerDataResult[]) => void;
 type SocketOptions = SMTPConnectionOptions & { id: string };
 
 /** A reply that already starts with an RFC 3463 code keeps it instead of smtp-server's default. */
 const ENHANCED_STATUS = /^[245]\.\d{1,3}\.\d{1,3} /;
-
-const CR = 0x0d;
-const LF = 0x0a;
-
-/**
- * Longest command line, CRLF included: 512 octets (RFC 5321 §4.5.3.1.4), plus what the
- * extensions we offer let a client append — MAIL: SIZE +26 (RFC 1870), RET/ENVID +100 (RFC 3461),
- * AUTH= +500 (RFC 4954), SMTPUTF8 +10 (RFC 6531), BODY=8BITMIME +14; RCPT: NOTIFY/ORCPT +500
- * (RFC 3461). AUTH lines and SASL responses may be 12288 (RFC 4954 §4).
- */
-const LINE_LIMIT = 512;
-const MAIL_LINE_LIMIT = LINE_LIMIT + 26 + 100 + 500 + 10 + 14;
-const RCPT_LINE_LIMIT = LINE_LIMIT + 500;
-const AUTH_LINE_LIMIT = 12288;
-
-function lineLimit(line: Buffer, saslResponse: boolean): number {
-  if (saslResponse) return AUTH_LINE_LIMIT;
-  switch (line.toString('latin1', 0, 5).toUpperCase()) {
-    case 'MAIL ':
-      return MAIL_LINE_LIMIT;
-    case 'RCPT ':
-      return RCPT_LINE_LIMIT;
-    case 'AUTH ':
-      return AUTH_LINE_LIMIT;
-    default:
-      return LINE_LIMIT;
-  }
-}
-
-function replyError(status: string, text: string, responseCode: number): Error & { responseCode: number } {
-  return Object.assign(new Error(`${status} ${text}`), { responseCode });
-}
-
-/**
- * smtp-server's command parser, unchanged except that it remembers how each command line ended.
- *
- * SMTP smuggling (SEC Consult, 2023) relies on receivers that accept something other than
- * CRLF as a line end. smtp-server's SMTPStream already ends DATA only at `<CRLF>.<CRLF>` (so
- * `\n.\n`, `\r.\r`, `\r\n.\r` and friends cannot end a message; they reach the message stream,
- * where {@link refuseBareLineEndings} refuses it), but it splits *commands* at `/\r?\n/`, so a
- * bare LF ends a command line and the terminator is gone by the time the line is handed over.
- * Instead of forking the parser we note, for every LF it is about to split at in command mode,
- * whether a CR preceded it; {@link MtaqConnection} takes one note per line and refuses lines
- * that ended in a bare LF (a bare CR stays inside the line, where it is visible anyway).
- * Notes left over when the parser switches to DATA belong to message bytes and are dropped.
- */
-class StrictSMTPStream extends SMTPStream {
-  #bareLf: boolean[] = [];
-  #taken = 0;
-
-  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
-    if (this._dataMode) {
-      this.#bareLf = [];
-      this.#taken = 0;
-    } else if (chunk?.length) {
-      if (this.#taken >= this.#bareLf.length) {
-        this.#bareLf = [];
-        this.#taken = 0;
-      }
-      // the base parser prepends its unterminated remainder, so a LF first in the chunk follows its last byte
-      const remainder = this._remainder;
-      const before = remainder.length ? remainder.charCodeAt(remainder.length - 1) : LF;
-      for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
-        this.#bareLf.push((i > 0 ? chunk[i - 1] : before) !== CR);
-      }
-    }
-    super._write(chunk, encoding, next);
-  }
-
-  /** How the line being handed over now ended: true for a bare LF (false for the unterminated last line at EOF). */
-  takeBareLf(): boolean {
-    return this.#taken < this.#bareLf.length ? this.#bareLf[this.#taken++]! : false;
-  }
-}
 
 /**
  * smtp-server's connection with our policies: the configurable greeting delay; replies that
@@ -212,102 +138,6 @@ class MtaqConnection extends SMTPConnection {
     const next = callback ?? ((): void => undefined);
     setImmediate(() => this._whenWritable(next));
   }
-}
-
-/**
- * Scans message bytes for a CR not followed by LF or a LF not preceded by CR. The message as
- * smtp-server hands it over always ends in CRLF (the one before the final dot), so a pending CR
- * at the end can only mean the stream was cut.
- */
-class LineEndingCheck {
-  violation: 'bare LF' | 'bare CR' | undefined;
-  #last = LF; // the DATA command's CRLF came before the first byte
-  #pendingCr = false;
-
-  scan(chunk: Buffer): void {
-    if (this.violation || chunk.length === 0) return;
-    if (this.#pendingCr && chunk[0] !== LF) {
-      this.violation = 'bare CR';
-      return;
-    }
-    for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
-      if ((i > 0 ? chunk[i - 1] : this.#last) !== CR) {
-        this.violation = 'bare LF';
-        return;
-      }
-    }
-    for (let i = chunk.indexOf(CR); i >= 0; i = chunk.indexOf(CR, i + 1)) {
-      if (i + 1 < chunk.length && chunk[i + 1] !== LF) {
-        this.violation = 'bare CR';
-        return;
-      }
-    }
-    this.#last = chunk[chunk.length - 1]!;
-    this.#pendingCr = this.#last === CR;
-  }
-}
-
-/**
- * Puts a check between smtp-server's message stream and the application's onData: bytes are
- * passed on as they come (back-pressure kept), but the end of the message is passed on only if it
- * had no bare LF or CR. A message that had one is answered `554 5.6.11` for the application,
- * which never sees its end and so never queues it. Whatever the application answers is held
- * until the whole message is in, so a refusal always wins.
- */
-function refuseBareLineEndings(raw: SMTPServerDataStream, callback: DataCallback, deliver: (stream: SMTPServerDataStream, done: DataCallback) => void): void {
-  const check = new LineEndingCheck();
-  const forApp = new PassThrough() as SMTPServerDataStream;
-  // smtp-server keeps the size facts on its own stream; the application reads them on ours
-  Object.defineProperties(forApp, {
-    byteLength: { get: () => raw.byteLength, set: () => undefined, configurable: true },
-    sizeExceeded: { get: () => raw.sizeExceeded, set: () => undefined, configurable: true },
-  });
-  let ended = false;
-  let answered = false;
-  let verdict: Parameters<DataCallback> | undefined;
-  const answer = (): void => {
-    if (answered || !ended) return;
-    if (check.violation) {
-      answered = true;
-      callback(replyError('5.6.11', `Message refused: ${check.violation} in message (RFC 5321 section 2.3.8)`, 554));
-    } else if (verdict) {
-      answered = true;
-      callback(...verdict);
-    }
-  };
-  const resume = (): void => {
-    raw.resume();
-  };
-  forApp.on('drain', resume);
-  forApp.on('close', resume);
-  raw.on('data', (chunk: Buffer) => {
-    check.scan(chunk);
-    if (check.violation) {
-      if (!forApp.destroyed) forApp.destroy();
-      return;
-    }
-    // an application that already answered (or destroyed its stream) gets nothing more: drain
-    if (verdict || forApp.destroyed || forApp.writableEnded) return;
-    if (!forApp.write(chunk)) raw.pause();
-  });
-  raw.on('end', () => {
-    ended = true;
-    if (!check.violation && !forApp.destroyed) forApp.end();
-    answer();
-  });
-  raw.on('error', (err: Error) => {
-    // smtp-server destroys its stream when the client leaves mid-message
-    if (!forApp.destroyed) forApp.destroy(forApp.listenerCount('error') ? err : undefined);
-  });
-  raw.on('close', () => {
-    if (!ended && !forApp.destroyed) forApp.destroy();
-  });
-  deliver(forApp, (err, message) => {
-    if (verdict) return;
-    verdict = [err, message];
-    raw.resume();
-    answer();
-  });
 }
 
 function sessionId(): string {
