@@ -202,6 +202,9 @@ describe('ingress access control', () => {
     const clear = await session(port, TRUSTED);
     const early = await clear.command('MAIL FROM:<a@example.com>');
     assert.equal(early.code, 530, 'smtp-require-tls: no mail before STARTTLS');
+    assert.match(early.lines[0]!, /^530 5\.7\.0 Must issue a STARTTLS command first/);
+    assert.equal((await clear.command('VRFY postmaster')).code, 530, 'nor anything else');
+    assert.equal((await clear.command('NOOP')).code, 250);
     assert.equal((await clear.startTls()).code, 220);
     await clear.command('EHLO client.example');
     assert.equal((await clear.command('MAIL FROM:<a@example.com>')).code, 250);

@@ -120,6 +120,7 @@ export class Ingress {
       maxRecipients: config['smtp-max-recipients'],
       // smtp-max-errors: 4xx/5xx replies without delivering mail before 421 4.7.0 (smtp-server.ts)
       maxErrors: config['smtp-max-errors'],
+      requireTls: config['smtp-require-tls'],
       // smtp-proxy: listed peers start with a PROXY v1/v2 header; its client address is the session's
       proxy: config['smtp-proxy'],
       onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
@@ -162,9 +163,6 @@ export class Ingress {
   }
 
   #onMailFrom(address: string, session: SMTPServerSession): SmtpCallbackError | null {
-    if (this.#config['smtp-require-tls'] && !session.secure) {
-      return smtpError(new SmtpReplyError('Must issue a STARTTLS command first', 530, '5.7.0'));
-    }
     const refusal = this.#checkAddress(address, 'sender', true) ?? this.#policy.mailFrom(address);
     return refusal ? smtpError(refusal) : null;
   }

@@ -29,6 +29,8 @@ export interface MtaqServerOptions extends SMTPServerOptions {
    * without delivering mail before it is closed with `421 4.7.0`. Default 10.
    */
   maxErrors?: number;
+  /** `smtp-require-tls`: nothing but EHLO/HELO/STARTTLS/NOOP/RSET/QUIT before TLS (530 5.7.0). */
+  requireTls?: boolean;
 }
 
 type SocketOptions = SMTPConnectionOptions & { id: string };
@@ -118,6 +120,13 @@ class MtaqConnection extends SMTPConnection {
     return parser;
   }
 
+  /** `smtp-require-tls`: before TLS, only the commands that lead to it (or away) are taken. */
+  #needsTls(line: Buffer): boolean {
+    if (this.secure || !(this._server.options as MtaqServerOptions).requireTls || this._nextHandler !== false) return false;
+    const verb = /^[A-Za-z]+/.exec(line.toString('latin1', 0, 16))?.[0]?.toUpperCase() ?? '';
+    return !ALLOWED_BEFORE_TLS.has(verb);
+  }
+
   #onLine(parser: StrictSMTPStream, line: Buffer, callback?: () => void): void {
     const bareLf = parser.takeBareLf();
     // plaintext during a TLS handshake, early talkers and shutdown: smtp-server's own handling
@@ -126,19 +135,26 @@ class MtaqConnection extends SMTPConnection {
       return;
     }
     let refusal: string | undefined;
+    let code = 500;
     if (bareLf || line.includes(CR)) refusal = '5.5.2 Bare LF or CR in command line (RFC 5321 section 2.3.8)';
     else if (line.length + 2 > lineLimit(line, this._nextHandler !== false)) refusal = '5.5.2 Line too long';
+    else if (this.#needsTls(line)) {
+      code = 530;
+      refusal = '5.7.0 Must issue a STARTTLS command first';
+    }
     if (refusal === undefined) {
       this._onCommand(line, callback);
       return;
     }
     // a SASL exchange does not survive a refused line
     this._nextHandler = false;
-    this.send(500, refusal);
+    this.send(code, refusal);
     const next = callback ?? ((): void => undefined);
     setImmediate(() => this._whenWritable(next));
   }
 }
+
+const ALLOWED_BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
 
 function sessionId(): string {
   // the same form smtp-server gives its own ids
