@@ -7,6 +7,7 @@ import {
   extractMqHeaders,
   formatTime,
   isValidMailbox,
+  readHeaderFields,
   receivedHeader,
   receivedProtocol,
   type SmtpIncomingMessage,
@@ -271,7 +272,8 @@ export class Ingress {
 
   async #publishAll(messages: SmtpIncomingMessage[], body: Buffer, log: Logger): Promise<void> {
     let report: boolean | undefined;
-    const isReport = (): boolean => (report ??= REPORT_TYPE.test(headerBlockOf(body)));
+    const isReport = (): boolean =>
+      (report ??= readHeaderFields(body).some((f) => f.name === 'content-type' && REPORT_TYPE.test(f.value)));
     const targets = messages.map((m) => ({ message: m, queue: this.#queueFor(m, isReport) })).filter((t) => t.queue !== '');
     const gzip = this.#config['rabbitmq-encoding'] === 'gzip';
     const withPriority = (this.#config['rabbitmq-maxpriority'] ?? 0) > 0;
@@ -299,12 +301,7 @@ export class Ingress {
 }
 
 /** DSNs, MDNs and DMARC/TLS reports (RFC 6522 multipart/report) at the top level. */
-const REPORT_TYPE = /^content-type:[ \t]*multipart\/report\b/im;
-
-function headerBlockOf(mime: Buffer): string {
-  const end = mime.indexOf('\r\n\r\n');
-  return mime.subarray(0, end < 0 ? Math.min(mime.length, 65536) : end).toString('latin1');
-}
+const REPORT_TYPE = /^multipart\/report\b/i;
 
 function listenOn(server: MtaqSMTPServer, port: number, host: string | undefined, secure: boolean): Promise<Listener> {
   return new Promise((resolve, reject) => {

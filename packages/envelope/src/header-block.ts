@@ -65,3 +65,31 @@ export function fieldName(buf: Buffer, start: number, colon: number): string {
 export function fieldValue(buf: Buffer, colon: number, end: number): string {
   return buf.toString('utf8', colon + 1, end).replace(/[\r\n]+/g, '').trim();
 }
+
+export interface HeaderField {
+  /** Lower-cased field name. */
+  name: string;
+  /** Unfolded, trimmed raw value (RFC 2047 words not decoded). */
+  value: string;
+}
+
+/** Headers larger than this are not mail; a string message is encoded only this far to read them. */
+const MAX_HEADER_BYTES = 256 * 1024;
+
+function headerBytes(mime: Buffer | string): Buffer {
+  return typeof mime === 'string' ? Buffer.from(mime.length > MAX_HEADER_BYTES ? mime.slice(0, MAX_HEADER_BYTES) : mime) : mime;
+}
+
+/** Every field of the header block, in order; the body is never looked at. */
+export function readHeaderFields(mime: Buffer | string): HeaderField[] {
+  const buf = headerBytes(mime);
+  const fields: HeaderField[] = [];
+  scanHeaders(buf, (start, colon, end) => fields.push({ name: fieldName(buf, start, colon), value: fieldValue(buf, colon, end) }));
+  return fields;
+}
+
+/** The header block as written, line endings untouched, without the empty line that ends it. */
+export function headerBlock(mime: string): string {
+  const buf = headerBytes(mime);
+  return buf.toString('utf8', 0, scanHeaders(buf, () => undefined));
+}

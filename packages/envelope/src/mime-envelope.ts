@@ -3,7 +3,7 @@
  * recipients are taken from the message headers instead.
  */
 
-import libmime from 'libmime';
+import { decodeHeaderValue } from './header-words.js';
 import { firstAddress, parseAddressList } from './address.js';
 import { fieldName, fieldValue, scanHeaders } from './header-block.js';
 
@@ -32,7 +32,7 @@ export function envelopeFromMime(mime: Buffer): string | undefined {
     for (const raw of found.get(name) ?? []) {
       // Only x-mq-* values are RFC 2047 decoded (§5); in address headers encoded words can only
       // appear in display names, which are skipped anyway.
-      const address = firstAddress(name === 'x-mq-envelope' ? libmime.decodeWords(raw) : raw);
+      const address = firstAddress(name === 'x-mq-envelope' ? decodeHeaderValue(raw) : raw);
       if (address !== undefined) return address;
     }
   }

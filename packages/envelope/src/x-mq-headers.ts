@@ -6,7 +6,7 @@
  */
 
 import { isIP } from 'node:net';
-import libmime from 'libmime';
+import { decodeHeaderValue } from './header-words.js';
 import { firstAddress } from './address.js';
 import { fieldValue, scanHeaders } from './header-block.js';
 import { isTime } from './time.js';
@@ -204,7 +204,7 @@ export function extractMqHeaders(mime: Buffer): MqExtraction {
     if (start > from) kept.push(mime.subarray(from, start));
     from = end;
     const name = mime.toString('latin1', start + 5, colon).trimEnd().toLowerCase();
-    const value = libmime.decodeWords(fieldValue(mime, colon, end)).trim();
+    const value = decodeHeaderValue(fieldValue(mime, colon, end)).trim();
     const warning = applyHeader(name, value, properties);
     if (warning !== undefined) warnings.push(`x-mq-${name}: ${JSON.stringify(truncate(value))}: ${warning}`);
   }

@@ -5,9 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import type { Config } from '@mtaq/config';
-import { tryParseTime, type MessageProperties, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
+import { headerBlock, tryParseTime, type MessageProperties, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
 import { synthesiseStatus } from './attempt.js';
-import { headerBlock } from './mime-headers.js';
 import { resolveQueue } from './targets.js';
 
 export type DsnEvent = 'failure' | 'success' | 'delay';

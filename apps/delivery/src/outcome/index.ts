@@ -30,4 +30,3 @@ export {
 } from './delay-queues.js';
 export { resultDocument, retryDocument, retryCopy, extract, type ResultDocumentOptions } from './result-document.js';
 export { buildDsn, wantsDsn, notifyEvents, rfc5322Date, type DsnEvent, type DsnOptions } from './dsn.js';
-export { parseHeaderFields, headerBlock, decodeHeaderValue, type HeaderField } from './mime-headers.js';

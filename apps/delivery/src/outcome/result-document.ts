@@ -4,9 +4,11 @@
  */
 
 import {
+  decodeHeaderValue,
   firstAddress,
   formatTime,
   parseAddressList,
+  readHeaderFields,
   type AddressParts,
   type Extracted,
   type MessageProperties,
@@ -14,7 +16,6 @@ import {
   type ResultEntry,
   type ResultMessage,
 } from '@mtaq/envelope';
-import { decodeHeaderValue, parseHeaderFields } from './mime-headers.js';
 
 export interface ResultDocumentOptions {
   /**
@@ -100,7 +101,7 @@ export function extract(message: MessageProperties, mime: string | Buffer | unde
     const text = typeof mime === 'string' ? mime : headerText(mime);
     const headers: Record<string, string | string[]> = {};
     const to: string[] = [];
-    for (const field of parseHeaderFields(text)) {
+    for (const field of readHeaderFields(text)) {
       const value = decodeHeaderValue(field.value);
       const seen = headers[field.name];
       headers[field.name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];

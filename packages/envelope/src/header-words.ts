@@ -1,0 +1,13 @@
+import libmime from 'libmime';
+
+/**
+ * RFC 2047 decoding that never throws: a malformed encoded word (or an unknown charset) is kept as
+ * written, because a header we cannot decode must never cost the message.
+ */
+export function decodeHeaderValue(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
