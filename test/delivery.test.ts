@@ -7,7 +7,6 @@ import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
 import { TestSink } from './helpers/smtp-sink.js';
 
-type Doc = Record<string, unknown>;
 type Entry = Record<string, unknown>;
 
 const RUN = Date.now().toString(36);
@@ -342,7 +341,7 @@ describe('the pipeline: ingress + delivery into the folder', () => {
     const { join } = await import('node:path');
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
-    const { freePort } = await import('./helpers/smtp.js');
+    const { freePort } = await import('./helpers/ports.js');
     const broker = await TestBroker.open();
     const q = queueSet('pipeline');
     const folder = mkdtempSync(join(tmpdir(), 'mtaq-folder-'));

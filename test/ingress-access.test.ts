@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
-import { freePort, SmtpTalk } from './helpers/smtp.js';
+import { SmtpTalk } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
 import { makeCertificate } from './helpers/tls.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
-import { freePort, SmtpTalk } from './helpers/smtp.js';
+import { SmtpTalk } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
 /** One transaction on a fresh connection; returns the final reply. */

@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { Haproxy } from './helpers/haproxy.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
-import { freePort, SmtpTalk, type Reply } from './helpers/smtp.js';
+import { SmtpTalk, type Reply } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
 import { makeCertificate } from './helpers/tls.js';
 
 /**

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
-import { freePort, SmtpTalk } from './helpers/smtp.js';
+import { SmtpTalk } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * SMTP smuggling (SEC Consult, Dec 2023; CVE-2023-51764/51765/51766) and protocol hygiene, over

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
-import { freePort, SmtpTalk } from './helpers/smtp.js';
+import { SmtpTalk } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
 import { makeCertificate } from './helpers/tls.js';
 
 const TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;

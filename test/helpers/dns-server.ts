@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
+import { freePort } from './ports.js';
 
 export interface DnsServerOptions {
   mx?: Array<{ domain: string; host: string; preference: number }>;
@@ -49,17 +49,6 @@ function findDnsmasq(): string {
     }
   }
   throw new Error('dnsmasq not found: install the Debian package dnsmasq-base (apt-get install -y dnsmasq-base)');
-}
-
-/** A port free for TCP now; dnsmasq binds UDP and TCP on it, and a lost race just retries. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** `1.2.3.4` → `4.3.2.1.in-addr.arpa`; IPv6 is left to host-record, which makes its own PTR. */
@@ -106,6 +95,7 @@ async function answers(server: string): Promise<boolean> {
 }
 
 async function startOnce(binary: string, options: DnsServerOptions, dir: string): Promise<DnsServer | undefined> {
+  // a port free for TCP now; dnsmasq binds UDP and TCP on it, and a lost race just retries
   const port = await freePort();
   const file = join(dir, 'dnsmasq.conf');
   writeFileSync(file, configText(options, port));

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './smtp.js';
+import { freePort } from './ports.js';
 
 /** Where Debian's `haproxy` package puts the binary (not on a non-root PATH), or undefined. */
 export function haproxyBinary(): string | undefined {

@@ -123,12 +123,3 @@ export class SmtpTalk {
     this.socket.destroy();
   }
 }
-
-/** Resolves with a TCP port nothing listens on right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
