@@ -1,40 +1,34 @@
+import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import type { Config } from '@mtaq/config';
-import {
-  createMessageIdGenerator,
-  decodeMessage,
-  encodeMessage,
-  parseOutgoing,
-  type OutgoingMessage,
-  type ResultEntry,
-} from '@mtaq/envelope';
+import { decodeMessage, encodeMessage, parseOutgoing, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
+import { UnroutableError } from '@mtaq/errors';
 import type { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import type { Disposition, Publisher, QueueDeclarer } from '@mtaq/queue';
+import { queueArguments, type DeliveryContext, type Disposition, type Publisher, type QueueDeclarer } from '@mtaq/queue';
+import { CHECK_HEADER, COPY_HEADER, copyId, identify, type Claims, type Identity } from './claims/index.js';
 import {
-  buildDsn,
-  decide,
+  conclude,
   delayBucket,
   delayQueue,
   expiredOutcome,
+  localFailure,
   firstPickup,
   isExpired,
+  loopingQueue,
   parkDelay,
   publishPriority,
   resolveQueue,
   resultDocument,
   resultEntry,
-  retryCopy,
-  retryDocument,
   targets,
   type AttemptOutcome,
-  type DsnEvent,
+  type Publication,
 } from './outcome/index.js';
 import { BindError, DnsError, type Router, type SourceIps } from './routing/index.js';
 import type { DkimSigner } from './dkim.js';
-import type { SentMarkers } from './sent-markers.js';
 import { writeToFolder } from './transport/folder.js';
-import { OverCapacity, type UpstreamPool } from './transport/pool.js';
+import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
 
 export interface DeliveryDeps {
   readonly config: Config;
@@ -45,37 +39,88 @@ export interface DeliveryDeps {
   readonly sources: SourceIps;
   readonly pool: UpstreamPool;
   readonly budgets: Budgets | undefined;
-  readonly markers: SentMarkers;
+  readonly claims: Claims;
   readonly dkim: DkimSigner;
 }
 
 /** Seconds an over-capacity message waits in a delay queue before it is tried again. */
 const CAPACITY_PARK_SECONDS = 5;
+/** Seconds a redelivery waits when its claim cannot be read (Redis away, holder still busy). */
+const CHECK_PARK_SECONDS = 5;
+/** Times one message may make the handler fail before it goes to the failure queue. */
+export const MAX_HANDLER_FAILURES = 5;
+/** How long a conclusion that the broker refuses is retried before it takes the failure path. */
+const CONCLUDE_RETRY_MS = 20_000;
+
+/** Our AMQP delivery was lost while we worked: whoever holds the redelivery concludes. */
+class Orphaned extends Error {}
+
+interface Copy {
+  readonly id: string;
+  /** The copy is a redelivery whose claim could not be read: check it when it comes back. */
+  readonly check?: boolean;
+}
 
 /**
- * Delivery of one outbox message (reference §7.1): parse, expiry, park, route, source address,
- * budgets, SMTP (or the folder), then the outcome published with broker confirms. Only after those
- * confirms is the outbox message acked, so a crash anywhere leaves it on the queue.
+ * Delivery of one outbox message (reference §7.1): parse, loops, park, claim, expiry, route, source
+ * address, budgets, SMTP (or the folder), then the outcome — recorded in the claim first, then
+ * published with broker confirms. Only after those confirms is the outbox message acked, so a crash
+ * anywhere leaves it on the queue, and the claim makes sure its redelivery sends nothing twice.
  */
 export class Delivery {
   readonly #deps: DeliveryDeps;
   readonly #config: Config;
   readonly #log: Logger;
-  readonly #dsnId: () => string;
+  /** Aborted when the process starts to stop: no new transactions. */
+  readonly #stopping = new AbortController();
+  /** Aborted at the shutdown deadline: transactions that have not sent their dot are cut. */
+  readonly #abortUnsent = new AbortController();
+  /** Handler failures per attempt, so that a poison message cannot cycle forever. */
+  readonly #failures = new Map<string, number>();
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
     this.#config = deps.config;
     this.#log = deps.logger.child({ component: 'delivery' });
-    this.#dsnId = createMessageIdGenerator(deps.config['server-id']);
   }
 
-  async handle(amqp: ConsumeMessage): Promise<Disposition> {
+  /** Stop starting transactions; messages not yet sent go back to the queue. */
+  stopStarting(): void {
+    this.#stopping.abort();
+  }
+
+  /** Cut every transaction that has not sent its final dot (it is redelivered later). */
+  abortUnsent(): void {
+    this.#stopping.abort();
+    this.#abortUnsent.abort();
+  }
+
+  async handle(amqp: ConsumeMessage, context: DeliveryContext): Promise<Disposition> {
+    const identity = identify(amqp);
+    try {
+      const disposition = await this.#handle(amqp, context, identity);
+      this.#failures.delete(identity.key);
+      return disposition;
+    } catch (err) {
+      if (err instanceof Orphaned || !context.live()) return 'requeue'; // settled by the redelivery's holder
+      const failures = (this.#failures.get(identity.key) ?? 0) + 1;
+      if (failures < MAX_HANDLER_FAILURES) {
+        if (this.#failures.size >= 10_000) this.#failures.delete(this.#failures.keys().next().value as string);
+        this.#failures.set(identity.key, failures);
+        throw err;
+      }
+      this.#failures.delete(identity.key);
+      await this.#giveUp(amqp, `handling failed ${failures} times, last: ${(err as Error).message}`);
+      return 'ack';
+    }
+  }
+
+  async #handle(amqp: ConsumeMessage, context: DeliveryContext, identity: Identity): Promise<Disposition> {
     let message: OutgoingMessage;
     try {
-      message = parseOutgoing(decodeMessage(amqp.content, amqp.properties.contentEncoding as string | undefined));
+      message = parseOutgoing(decodeMessage(amqp.content, amqp.properties.contentEncoding as string | undefined, this.#maxDocumentBytes()));
     } catch (err) {
-      await this.#invalid(amqp.content, (err as Error).message);
+      await this.#invalid(amqp, (err as Error).message);
       return 'ack';
     }
     const now = new Date();
@@ -85,47 +130,71 @@ export class Delivery {
     const mid = typeof message['message-id'] === 'string' ? message['message-id'] : undefined;
     const log = this.#log.child({ mid, rcpt: message.recipient });
 
-    if (isExpired(message, attempts, now, this.#config)) {
-      await this.#conclude(message, resultEntry(expiredOutcome(), now), log);
+    const loop = loopingQueue(message, this.#config);
+    if (loop) {
+      const reason = `its ${loop.kind} queue "${loop.queue}" is a queue delivery consumes from; publishing there would send it again and again`;
+      log.error({ queue: loop.queue }, 'refused: result queue loops back into delivery');
+      await this.#refuse(message, resultEntry({ state: 'process', result: 'invalid', description: reason }, now), log);
       return 'ack';
     }
     const early = parkDelay(message, now);
     if (early !== undefined) {
-      await this.#park(message, early);
+      await this.#park(message, early, { id: copyId(identity, 'park'), check: identity.redelivered });
       return 'ack';
     }
-    // delivered before a crash, redelivered by the broker: publish what happened, send nothing
-    const marked = { id: mid, recipient: message.recipient, mime: typeof message.mime === 'string' ? message.mime : String(message.key ?? '') };
-    const replay = amqp.fields.redelivered ? await this.#deps.markers.get(marked, attempts + 1) : undefined;
-    if (replay) {
-      log.warn({ attempt: attempts + 1 }, 'already delivered before a restart; publishing the stored result');
-      await this.#conclude(message, replay, log);
-      return 'ack';
-    }
+    if (this.#stopping.signal.aborted) return 'requeue';
 
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await this.#attempt(message);
-    } catch (err) {
-      if (!(err instanceof OverCapacity)) throw err;
-      // over budget is not a failure: the message waits and keeps its attempts
-      await this.#park(message, CAPACITY_PARK_SECONDS);
+    const answer = await this.#deps.claims.take(identity, context.signal);
+    if (answer.kind === 'unavailable') {
+      log.warn({ reason: answer.reason, wait: CHECK_PARK_SECONDS }, 'redelivered message parked until its claim can be checked');
+      await this.#park(message, CHECK_PARK_SECONDS, { id: copyId(identity, 'park'), check: true });
       return 'ack';
     }
-    const entry = resultEntry(outcome, new Date());
-    if (entry.state === 'message' && entry.result === 'accepted') await this.#deps.markers.set(marked, attempts + 1, entry);
-    await this.#conclude(message, entry, log);
+    if (answer.kind === 'outcome') {
+      if (answer.concluded || answer.entry === undefined) return 'ack';
+      log.warn({ attempt: attempts + 1 }, 'attempt already made before this redelivery; concluding from its recorded outcome, sending nothing');
+      await this.#conclude(message, answer.entry, identity, context, log);
+      return 'ack';
+    }
+    const claim = answer.claim;
+    let entry: ResultEntry;
+    if (isExpired(message, attempts, now, this.#config)) {
+      entry = resultEntry(expiredOutcome(), now);
+    } else {
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await this.#attempt(message, context);
+      } catch (err) {
+        await this.#deps.claims.release(claim);
+        if (err instanceof OverCapacity) {
+          // over budget is not a failure: the message waits and keeps its attempts
+          await this.#park(message, CAPACITY_PARK_SECONDS, { id: copyId(identity, 'park') });
+          return 'ack';
+        }
+        if (err instanceof TransactionAborted) return 'requeue';
+        throw err;
+      }
+      entry = resultEntry(outcome, new Date());
+    }
+    // the outcome is safe before anything is published about it: a redelivery replays, never resends
+    await this.#deps.claims.record(claim, entry);
+    if (!context.live()) {
+      log.warn({ attempt: attempts + 1, result: entry.result }, 'AMQP delivery lost during the attempt; its redelivery concludes from the recorded outcome');
+      return 'requeue';
+    }
+    await this.#conclude(message, entry, identity, context, log);
+    this.#deps.claims.concluded(claim);
     return 'ack';
   }
 
-  /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity). */
-  async #attempt(message: OutgoingMessage): Promise<AttemptOutcome> {
+  /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
+  async #attempt(message: OutgoingMessage, context: DeliveryContext): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
     let route;
     try {
       route = await router.route(message);
     } catch (err) {
-      if (err instanceof DnsError) return localFailure('dns', err, err.transient);
+      if (err instanceof DnsError) return localFailure(err, err.transient);
       throw err;
     }
     const mime = mimeOf(message);
@@ -135,7 +204,7 @@ export class Delivery {
         id: typeof message['message-id'] === 'string' ? message['message-id'] : undefined,
         envelope: message.envelope ?? '',
         recipient: message.recipient,
-        mime: await this.#sign(message, mime),
+        mime: await this.#deps.dkim.sign(message, mime),
       });
       return { state: 'message', result: 'accepted', code: 250, status: '2.0.0', description: `written to ${path}` };
     }
@@ -145,12 +214,18 @@ export class Delivery {
       const family = route.hosts[0]?.addresses[0]?.includes(':') ? 6 : 4;
       source = sources.pick(usable, family) ?? sources.pick(usable)!;
     } catch (err) {
-      if (err instanceof BindError) return localFailure('bind', err, false);
+      if (err instanceof BindError) return localFailure(err, false);
       throw err;
     }
     const scope = { source, pool: typeof message.pool === 'string' ? message.pool : undefined, domain: route.domain, destination: route.destination };
     if (budgets && !(await budgets.takeMessage(scope))) throw new OverCapacity(`message rate budget for ${route.destination} used up`);
     const dsn = message.dsn;
+    const stopping = this.#stopping.signal;
+    const guard: TransactionGuard = {
+      live: () => context.live() && !stopping.aborted,
+      stopped: AbortSignal.any([context.signal, stopping]),
+      abort: this.#abortUnsent.signal,
+    };
     return pool.send({
       scope,
       hosts: route.hosts,
@@ -171,71 +246,173 @@ export class Delivery {
             }
           : {}),
       },
-      message: await this.#sign(message, mime),
+      message: await this.#deps.dkim.sign(message, mime),
+      guard,
     });
   }
 
-  /** Publishes everything the attempt's decision calls for; resolves once the broker confirmed it all. */
-  async #conclude(message: OutgoingMessage, entry: ResultEntry, log: Logger): Promise<void> {
-    const now = new Date();
-    const decision = decide(message, entry, now, this.#config);
-    const config = this.#config;
-    const publishes: Array<Promise<void>> = [];
-    let event: DsnEvent;
-    if (decision.kind === 'retry') {
-      event = 'delay';
-      const copy = retryCopy(message, entry, decision.nextAttempt);
-      for (const queue of targets(message, 'retry', config)) publishes.push(this.#publish(queue, copy, message));
-      publishes.push(this.#delay(retryDocument(message, entry, decision.nextAttempt), decision.delaySeconds));
-    } else {
-      event = decision.kind === 'success' ? 'success' : 'failure';
-      const document = resultDocument(message, entry);
-      for (const queue of targets(message, event, config)) publishes.push(this.#publish(queue, document, message));
+  /**
+   * Publishes the conclusion of `entry`; resolves once the broker confirmed it all. Result documents
+   * that cannot be published go to the failure queue (or the log) instead: the attempt is settled
+   * and is never sent again for their sake. Only the outbox copy for the next attempt must get
+   * through, or the message stays unacked and its redelivery replays the recorded outcome.
+   */
+  async #conclude(message: OutgoingMessage, entry: ResultEntry, identity: Identity, context: DeliveryContext, log: Logger): Promise<void> {
+    const conclusion = conclude(message, entry, this.#config, `dsn-${copyId(identity, 'dsn')}`);
+    const work: Array<Promise<unknown>> = conclusion.results.map((p) => this.#publishResult(p, message, context, log));
+    if (conclusion.bounce) work.push(this.#publishResult(conclusion.bounce, conclusion.bounce.document as OutgoingMessage, context, log, copyId(identity, 'dsn')));
+    if (conclusion.retry) {
+      const { document, delaySeconds } = conclusion.retry;
+      work.push(this.#withRetries(() => this.#delay(document, delaySeconds, { id: copyId(identity, 'retry') }), context).then((error) => {
+        if (error) throw error;
+      }));
     }
-    const dsnQueue = resolveQueue(message, 'dsn', config);
-    const bounce = dsnQueue ? buildDsn(message, entry, event, config, { now, messageId: this.#dsnId() }) : undefined;
-    if (bounce && dsnQueue) publishes.push(this.#publish(dsnQueue, bounce, bounce));
-    await Promise.all(publishes);
+    const settled = await Promise.allSettled(work);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
     log.info(
-      { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: decision.kind },
+      { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: conclusion.decision.kind, ...(conclusion.decision.kind === 'success' ? {} : { reason: entry.description }) },
       'delivery attempt',
     );
   }
 
+  /**
+   * One result document (or bounce) to its queue. A queue named by the message that does not exist
+   * is declared when `rabbitmq-declare` allows, else the configured queue of that kind stands in.
+   * Past the retry budget the document goes to the failure queue with the reason; never throws
+   * except when the AMQP delivery is lost.
+   */
+  async #publishResult(publication: Publication, source: OutgoingMessage, context: DeliveryContext, log: Logger, copy?: string): Promise<void> {
+    const configured = resolveQueue({}, publication.kind, this.#config);
+    let queue = publication.queue;
+    let declared = false;
+    for (;;) {
+      const error = await this.#withRetries(() => this.#publish(queue, publication.document, source, copy ? { id: copy } : undefined), context);
+      if (!error) return;
+      if (error instanceof UnroutableError && !declared && this.#config['rabbitmq-declare']) {
+        declared = true;
+        const ok = await this.#deps.declarer.ensure(queue, this.#queueArguments()).then(
+          () => true,
+          () => false,
+        );
+        if (ok) continue;
+      }
+      if (configured !== undefined && configured !== queue) {
+        log.warn({ queue, instead: configured, err: error.message }, `cannot publish to the message's own ${publication.kind} queue; using the configured one`);
+        queue = configured;
+        declared = true;
+        continue;
+      }
+      await this.#failedPublication(publication, queue, error, context, log);
+      return;
+    }
+  }
+
+  /** A result document that could not be published anywhere it was meant to go. */
+  async #failedPublication(publication: Publication, queue: string, error: Error, context: DeliveryContext, log: Logger): Promise<void> {
+    const failure = targets({}, 'failure', this.#config).find((q) => q !== queue);
+    const document = publication.document as { results?: ResultEntry[] };
+    if (failure !== undefined) {
+      const note = resultEntry({ state: 'process', result: 'error', description: `could not publish to ${publication.kind} queue "${queue}": ${error.message}` }, new Date());
+      const noted = { ...document, results: [...(document.results ?? []), note] };
+      const again = await this.#withRetries(() => this.#publish(failure, noted, {} as OutgoingMessage), context);
+      if (!again) {
+        log.error({ queue, failure, err: error.message }, `${publication.kind} document published to the failure queue instead`);
+        return;
+      }
+    }
+    log.error({ queue, err: error.message, ...fingerprint(Buffer.from(JSON.stringify(publication.document))) }, `${publication.kind} document could not be published and is dropped`);
+  }
+
+  /** `op` retried with backoff while the broker refuses it, for a bounded time; the last error or undefined. */
+  async #withRetries(op: () => Promise<void>, context: DeliveryContext): Promise<Error | undefined> {
+    const deadline = Date.now() + CONCLUDE_RETRY_MS;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        await op();
+        return undefined;
+      } catch (err) {
+        if (!context.live()) throw new Orphaned((err as Error).message);
+        if (err instanceof UnroutableError || Date.now() + wait > deadline || this.#abortUnsent.signal.aborted) return err as Error;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   /** Back to the outbox after `seconds`, through a TTL queue that dead-letters into it (§7.4). */
-  async #delay(document: OutgoingMessage, seconds: number): Promise<void> {
+  async #delay(document: OutgoingMessage, seconds: number, copy: Copy): Promise<void> {
     const config = this.#config;
     const queue = delayQueue(config['rabbitmq-outbox'], delayBucket(seconds, config), config);
     await this.#deps.declarer.ensure(queue.name, queue.arguments, queue.redeclareWithinMs);
-    await this.#publish(queue.name, document, document);
+    await this.#publish(queue.name, document, document, copy);
   }
 
-  /** Not yet due (or over budget): wait in a delay queue; parking adds no result entry. */
-  async #park(message: OutgoingMessage, seconds: number): Promise<void> {
-    await this.#delay(message, seconds);
+  /** Not yet due, over budget or not checkable yet: wait in a delay queue; parking adds no result entry. */
+  async #park(message: OutgoingMessage, seconds: number, copy: Copy): Promise<void> {
+    await this.#delay(message, seconds, copy);
   }
 
-  #publish(queue: string, document: object, source: OutgoingMessage): Promise<void> {
+  #publish(queue: string, document: object, source: OutgoingMessage, copy?: Copy): Promise<void> {
     const { body, contentEncoding } = encodeMessage(document, { gzip: this.#config['rabbitmq-encoding'] === 'gzip' });
     const priority = publishPriority(source, this.#config);
     return this.#deps.publisher.publish(queue, body, {
       ...(contentEncoding ? { contentEncoding } : {}),
       ...(priority !== undefined ? { priority } : {}),
+      ...(copy ? { headers: { [COPY_HEADER]: copy.id, ...(copy.check ? { [CHECK_HEADER]: true } : {}) } } : {}),
     });
   }
 
-  /** §7.1 step 1: unusable input is acked and published as `{invalid, results}` to the failure queues. */
-  async #invalid(raw: Buffer, reason: string): Promise<void> {
-    const entry = resultEntry({ state: 'process', result: 'invalid', description: reason }, new Date());
-    const document = { invalid: raw.toString('utf8'), results: [entry] };
-    this.#log.error({ reason }, 'unusable message on the outbox');
+  /** A message refused before any attempt: its result goes to the configured queues only, never its own. */
+  async #refuse(message: OutgoingMessage, entry: ResultEntry, log: Logger): Promise<void> {
+    const document = resultDocument(message, entry);
     const queues = targets({}, 'failure', this.#config);
+    if (queues.length === 0) log.error({ ...fingerprint(Buffer.from(JSON.stringify(document))) }, 'no failure or results queue configured: refused message dropped');
     await Promise.all(queues.map((queue) => this.#publish(queue, document, {} as OutgoingMessage)));
   }
 
-  async #sign(message: OutgoingMessage, mime: Buffer): Promise<Buffer> {
-    return this.#deps.dkim.sign(message, mime);
+  /** §7.1 step 1: unusable input is acked and published as `{invalid, results}` to the failure queues. */
+  async #invalid(amqp: ConsumeMessage, reason: string): Promise<void> {
+    const entry = resultEntry({ state: 'process', result: 'invalid', description: reason }, new Date());
+    const document = { invalid: amqp.content.toString('utf8'), results: [entry] };
+    const queues = targets({}, 'failure', this.#config);
+    this.#log.error({ reason, queue: amqp.fields.routingKey, ...fingerprint(amqp.content), published: queues }, 'unusable message on the outbox');
+    await Promise.all(queues.map((queue) => this.#publish(queue, document, {} as OutgoingMessage)));
   }
+
+  /** After MAX_HANDLER_FAILURES: the message goes to the failure queues with the reason, or to the log. */
+  async #giveUp(amqp: ConsumeMessage, reason: string): Promise<void> {
+    const entry = resultEntry({ state: 'process', result: 'error', description: reason }, new Date());
+    let document: object;
+    try {
+      const message = parseOutgoing(decodeMessage(amqp.content, amqp.properties.contentEncoding as string | undefined, this.#maxDocumentBytes()));
+      document = resultDocument(message, entry);
+    } catch {
+      document = { invalid: amqp.content.toString('utf8'), results: [entry] };
+    }
+    const queues = targets({}, 'failure', this.#config);
+    this.#log.error({ reason, queue: amqp.fields.routingKey, ...fingerprint(amqp.content), published: queues }, 'giving up on a message that keeps failing');
+    await Promise.all(queues.map((queue) => this.#publish(queue, document, {} as OutgoingMessage)));
+  }
+
+  #queueArguments(): Record<string, unknown> {
+    const config = this.#config;
+    return queueArguments({ quorum: config['rabbitmq-quorum'], lazy: config['rabbitmq-lazy'], maxPriority: config['rabbitmq-maxpriority'] ?? 0 });
+  }
+
+  /** Largest JSON document (after gunzip) delivery reads: room for a message of `smtp-maxsize`, escaped. */
+  #maxDocumentBytes(): number {
+    return maxDocumentBytes(this.#config);
+  }
+}
+
+/** Twice `smtp-maxsize` (JSON escaping) plus 1 MB for the properties, at least 64 MB. */
+export function maxDocumentBytes(config: Pick<Config, 'smtp-maxsize'>): number {
+  return Math.max(2 * config['smtp-maxsize'] + 1024 * 1024, 64 * 1024 * 1024);
+}
+
+/** What a log may say about a document it cannot show: its size and a hash, never its content. */
+function fingerprint(body: Buffer): { size: number; sha256: string } {
+  return { size: body.length, sha256: createHash('sha256').update(body).digest('hex').slice(0, 16) };
 }
 
 /** The bytes to send; a store `key` or a "responsive" object cannot be sent by this build (§4). */
@@ -244,15 +421,3 @@ function mimeOf(message: OutgoingMessage): Buffer | AttemptOutcome {
   if (message.mime !== undefined) return { state: 'responsive', result: 'error', description: 'responsive (object) mime is not supported', fatal: true };
   return { state: 'storage', result: 'error', description: `no message store configured to load key ${String(message.key)}`, fatal: true };
 }
-
-function localFailure(state: 'dns' | 'bind', err: DnsError | BindError, transient: boolean): AttemptOutcome {
-  return {
-    state,
-    result: 'error',
-    code: err.responseCode,
-    status: err.status,
-    description: err.message,
-    ...(transient ? {} : { fatal: true }),
-  };
-}
-

@@ -6,17 +6,26 @@ import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
 import { Delivery } from './delivery.js';
 import { DkimSigner } from './dkim.js';
 import { createResolver, Router, SourceIps } from './routing/index.js';
-import { SentMarkers } from './sent-markers.js';
+import { Claims } from './claims/index.js';
 import { LocalCapGate } from './transport/local-gate.js';
 import { UpstreamPool } from './transport/pool.js';
 
 export interface RunningDelivery {
-  /** Graceful stop: no new messages, in-flight deliveries finish and are acked, connections close. */
+  /**
+   * Graceful stop, over by {@link SHUTDOWN_MS} in every state: no new messages and no new
+   * transactions at once; transactions in flight may finish; at {@link ABORT_UNSENT_MS} those that
+   * have not sent their final dot are cut (their messages are redelivered later), those waiting for
+   * the final reply keep their claim and go on until the deadline.
+   */
   stop(): Promise<void>;
 }
 
 /** Seconds a message waits for a connection slot before it is parked instead. */
 const MAX_SLOT_WAIT = 30;
+/** After SIGTERM: transactions that have not sent their final dot by then are aborted. */
+export const ABORT_UNSENT_MS = 25_000;
+/** After SIGTERM: the AMQP channel closes by then, whatever is still running. */
+export const SHUTDOWN_MS = 29_000;
 
 export async function startDelivery(config: Config, logger: Logger): Promise<RunningDelivery> {
   const { broker, publisher } = await connectFromConfig(config, logger, 'delivery');
@@ -26,10 +35,17 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     processes: config['delivery-processes'],
     logger,
   });
+  // a short command timeout: a hung Redis must cost a message a moment, not a second (Claims' breaker)
   const redis = config['redis-address']
-    ? new Redis(config['redis-address'], { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000, lazyConnect: false })
+    ? new Redis(config['redis-address'], { connectionName: 'mtaq-claims', enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 300 })
     : undefined;
-  redis?.on('error', () => undefined); // SentMarkers logs the failures that matter
+  redis?.on('error', () => undefined); // Claims logs the failures that matter
+  if (!redis) {
+    logger.warn(
+      'redis-address is empty: claims are kept in this process only. A broker redelivery to this process is still never sent twice, but after a crash of this process a message whose final dot was sent may be sent again by another',
+    );
+  }
+  const claims = new Claims({ redis, logger });
   const pool = new UpstreamPool({
     timeouts: {
       connect: config['delivery-connect-timeout'],
@@ -52,18 +68,29 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     sources: new SourceIps(config, resolver),
     pool,
     budgets,
-    markers: new SentMarkers(redis, { logger }),
+    claims,
     dkim: DkimSigner.fromConfig(config),
   });
-  const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m) =>
-    delivery.handle(m),
+  const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) =>
+    delivery.handle(m, context),
   );
   await consumer.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {
     async stop() {
-      await consumer.stop();
+      const started = Date.now();
+      delivery.stopStarting();
+      await consumer.cancel();
+      if (!(await consumer.drained(started + ABORT_UNSENT_MS))) {
+        logger.warn({ inFlight: consumer.inFlight }, 'shutdown: aborting transactions that have not sent their final dot');
+        delivery.abortUnsent();
+        if (!(await consumer.drained(started + SHUTDOWN_MS))) {
+          logger.warn({ inFlight: consumer.inFlight }, 'shutdown: closing with transactions still waiting for a reply; their claims expire and the broker redelivers them');
+        }
+      }
+      await consumer.close();
       pool.close();
+      await claims.close();
       await budgets.close();
       await publisher.close();
       await broker.close();

@@ -59,6 +59,16 @@ export function validate(draft: Draft, errors: ConfigError[], warnings: ConfigWa
     }
   }
 
+  // A result queue that delivery consumes from would send every message again and again. Bounces
+  // are new messages and may go to the outbox (rabbitmq-dsn: outbox is a documented setup).
+  const outbox = get('rabbitmq-outbox');
+  for (const key of ['rabbitmq-results', 'rabbitmq-success', 'rabbitmq-failure', 'rabbitmq-retry'] as const) {
+    const queue = get(key);
+    if (queue !== '' && outbox !== '' && (queue === outbox || queue.startsWith(`${outbox}.delay.`) || queue.startsWith(`${outbox}.park.`))) {
+      fail(key, 'a queue delivery does not consume from', `"${queue}" is delivery's own ${queue === outbox ? 'outbox' : 'delay or park queue'}: every result would be delivered again, in a loop`);
+    }
+  }
+
   const total = get('smtp-connections');
   for (const key of ['smtp-connections-in', 'smtp-connections-out'] as const) {
     if (total > 0 && get(key) > total) warn(key, `is above smtp-connections (${total}) and can never be reached`);

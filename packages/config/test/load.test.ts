@@ -346,3 +346,9 @@ test('key names are matched case-insensitively and still count as canonical', ()
   const { config } = loadText('SMTP-Key: /upper.pem\nsmtp-privatekey: /alias.pem\nsmtp-certificate: /c.pem\n');
   assert.equal(config['smtp-key'], '/upper.pem');
 });
+
+test('a result queue that is delivery\'s own outbox (or a delay queue of it) is a config error; the dsn queue may be the outbox', () => {
+  assert.throws(() => configFromValues({ 'rabbitmq-outbox': 'out', 'rabbitmq-results': 'out' }), /rabbitmq-results: "out" is delivery's own outbox/);
+  assert.throws(() => configFromValues({ 'rabbitmq-outbox': 'out', 'rabbitmq-retry': 'out.delay.60' }), /rabbitmq-retry: .*delay or park queue/);
+  assert.doesNotThrow(() => configFromValues({ 'rabbitmq-outbox': 'out', 'rabbitmq-dsn': 'out', 'rabbitmq-results': 'results' }));
+});

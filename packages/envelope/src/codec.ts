@@ -11,18 +11,24 @@ export interface EncodedMessage {
   contentEncoding?: 'gzip';
 }
 
-/** Parses a queue body into plain JSON (validate it with one of the parse* functions). */
-export function decodeMessage(body: Buffer, contentEncoding?: string): unknown {
+/**
+ * Parses a queue body into plain JSON (validate it with one of the parse* functions). `maxBytes`
+ * caps the JSON text, after decompression: a small gzip body can otherwise inflate to gigabytes.
+ */
+export function decodeMessage(body: Buffer, contentEncoding?: string, maxBytes = Infinity): unknown {
   const encoding = contentEncoding?.trim().toLowerCase() ?? '';
+  const tooLarge = (): EnvelopeError => new EnvelopeError('', `document is larger than the limit of ${maxBytes} bytes`);
   let json: Buffer;
   if (encoding === '' || encoding === 'identity') json = body;
   else if (encoding === 'gzip' || encoding === 'x-gzip') {
     try {
-      json = gunzipSync(body);
+      json = gunzipSync(body, Number.isFinite(maxBytes) ? { maxOutputLength: maxBytes } : {});
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
       throw new EnvelopeError('', `body is not valid gzip: ${(e as Error).message}`);
     }
   } else throw new EnvelopeError('', `unsupported content-encoding ${JSON.stringify(contentEncoding)}`);
+  if (json.length > maxBytes) throw tooLarge();
 
   let text = json.toString('utf8');
   // Some producers write a byte-order mark, which JSON.parse rejects.

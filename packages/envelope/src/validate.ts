@@ -52,6 +52,18 @@ const ret: Check<string> = (v) => {
 
 const port = integer(1, 65535);
 
+/**
+ * An address that reaches an SMTP command line: CR, LF or any other control character in it would
+ * end the command early or smuggle another one, so such a document is unusable (process/invalid).
+ */
+const noControls =
+  (check: Check<string>): Check<string> =>
+  (v) => {
+    const s = check(v);
+    // eslint-disable-next-line no-control-regex
+    return /[\u0000-\u001f\u007f]/.test(s) ? fail('must not contain control characters (CR, LF, NUL, …)') : s;
+  };
+
 /** §4 allows the smarthost port as a string. */
 const smarthostPort: Check<number> = (v) => port(typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v);
 
@@ -82,8 +94,8 @@ const dkimKey = object(
 const headerValues = recordOf(oneOrMany(string));
 
 const MESSAGE: Schema = {
-  envelope: string,
-  recipient: nonEmptyString,
+  envelope: noControls(string),
+  recipient: noControls(nonEmptyString),
   mime,
   key: nonEmptyString,
   keepmime: boolean,

@@ -31,3 +31,12 @@ test('decodeMessage rejects bad JSON, bad gzip and unknown encodings with Envelo
 test('decodeMessage tolerates a UTF-8 byte-order mark', () => {
   assert.deepEqual(decodeMessage(Buffer.from('\ufeff{"a":1}', 'utf8')), { a: 1 });
 });
+
+test('a document above the size cap is refused, also when it only grows by decompression', () => {
+  const big = encodeMessage({ recipient: 'a@b.test', mime: 'x'.repeat(100_000) }, { gzip: true });
+  assert.ok(big.body.length < 2000, 'compresses well');
+  assert.throws(() => decodeMessage(big.body, 'gzip', 50_000), /larger than the limit of 50000 bytes/);
+  const plain = encodeMessage({ recipient: 'a@b.test', mime: 'x'.repeat(100_000) });
+  assert.throws(() => decodeMessage(plain.body, undefined, 50_000), /larger than the limit/);
+  assert.equal((decodeMessage(plain.body, undefined, 200_000) as { recipient: string }).recipient, 'a@b.test');
+});

@@ -164,3 +164,11 @@ test('result messages: results required, mime optional, entries fully checked', 
   rejects(() => parseResultMessage({ recipient: 'b@y', results: [ENTRY, { ...ENTRY, state: 'x' }] }), 'results[1].state');
   rejects(() => parseResultMessage({ results: [], extracted: { to: 'b@y' } }), 'extracted.to');
 });
+
+test('CR, LF and other control characters in recipient or envelope make the document unusable', () => {
+  for (const bad of ['a@b.test\r\nRCPT TO:<c@d.test>', 'a@b.test\n', 'a\u0000@b.test', 'a@b.test\u007f']) {
+    rejects(() => parseOutgoing({ recipient: bad, mime: 'x' }), 'recipient', /control characters/);
+    rejects(() => parseOutgoing({ recipient: 'ok@b.test', envelope: bad, mime: 'x' }), 'envelope', /control characters/);
+  }
+  assert.equal(parseOutgoing({ recipient: 'ok@b.test', envelope: '', mime: 'x' }).envelope, '');
+});

@@ -32,6 +32,17 @@ export class PublishError extends MtaqError {
   }
 }
 
+/** The broker returned a mandatory publish: no queue is bound under that routing key. */
+export class UnroutableError extends PublishError {
+  /** The routing key (queue name) that reached no queue. */
+  readonly queue: string;
+
+  constructor(queue: string, message: string) {
+    super(message);
+    this.queue = queue;
+  }
+}
+
 /** A JSON document on a queue does not match the envelope schema. */
 export class EnvelopeError extends MtaqError {
   /** JSON pointer-ish path of the offending property, e.g. `dsn.notify`. */

@@ -7,6 +7,11 @@ export interface ConsumerOptions {
   /** `rabbitmq-qos`: unacknowledged messages the broker may hand us at once. */
   readonly prefetch: number;
   readonly logger?: Logger;
+  /**
+   * Milliseconds before a message whose handler threw goes back to the queue. A handler that fails
+   * at once for one message would otherwise spin a core on it, redelivery after redelivery.
+   */
+  readonly requeueDelayMs?: number;
 }
 
 /**
@@ -15,21 +20,40 @@ export interface ConsumerOptions {
  */
 export type Disposition = 'ack' | 'requeue' | 'drop';
 
-export type MessageHandler = (message: ConsumeMessage) => Promise<Disposition>;
+/**
+ * The AMQP delivery a handler is working on. Only the holder of a live delivery can settle it: once
+ * the channel it came on is gone, the broker hands the message to someone else, and whatever this
+ * handler still does must not publish as if it owned the message.
+ */
+export interface DeliveryContext {
+  /** True while the channel the message came on is open (an ack would still reach the broker). */
+  live(): boolean;
+  /** Aborted when that channel closes. */
+  readonly signal: AbortSignal;
+}
+
+export type MessageHandler = (message: ConsumeMessage, context: DeliveryContext) => Promise<Disposition>;
+
+interface Subscription {
+  readonly channel: Channel;
+  readonly tag: string;
+  readonly closed: AbortController;
+}
 
 /**
  * Consumes one queue with manual acks, re-subscribing after every reconnect. A handler that throws
- * gets its message requeued: failing loudly must never turn into losing mail.
+ * gets its message requeued after a short delay: failing loudly must never turn into losing mail,
+ * and the handler itself bounds how often one message may fail.
  */
 export class Consumer {
   readonly #broker: Broker;
   readonly #options: ConsumerOptions;
   readonly #handler: MessageHandler;
   readonly #log: Logger;
-  #channel: Channel | undefined;
-  #tag: string | undefined;
+  #subscription: Subscription | undefined;
   #inFlight = 0;
   #stopped = false;
+  readonly #idle = new Set<() => void>();
   readonly #onConnected = (connection: ChannelModel): void => void this.#subscribe(connection);
 
   constructor(broker: Broker, options: ConsumerOptions, handler: MessageHandler) {
@@ -43,61 +67,113 @@ export class Consumer {
     return this.#inFlight;
   }
 
+  /** Whether a channel is subscribed right now. */
+  get consuming(): boolean {
+    return this.#subscription !== undefined && !this.#subscription.closed.signal.aborted;
+  }
+
   async start(): Promise<void> {
     this.#broker.on('connected', this.#onConnected);
     if (this.#broker.connection) await this.#subscribe(this.#broker.connection);
   }
 
-  /**
-   * Stops taking messages and waits for the handlers in flight, at most `graceMs`; their acks still
-   * go out. Past the grace period the channel closes anyway: unacked messages return to the queue.
-   */
-  async stop(graceMs = 30_000): Promise<void> {
+  /** Stops taking messages; handlers in flight go on and can still settle theirs. */
+  async cancel(): Promise<void> {
     this.#stopped = true;
     this.#broker.off('connected', this.#onConnected);
-    const channel = this.#channel;
-    if (channel && this.#tag) await channel.cancel(this.#tag).catch(() => undefined);
-    const deadline = Date.now() + graceMs;
-    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    if (this.#inFlight > 0) this.#log.warn({ inFlight: this.#inFlight }, 'stopping with messages in flight; the broker will redeliver them');
-    this.#channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    const subscription = this.#subscription;
+    if (subscription) await subscription.channel.cancel(subscription.tag).catch(() => undefined);
+  }
+
+  /** Resolves when no handler is in flight, or at `deadline` (epoch ms); true when idle. */
+  async drained(deadline: number): Promise<boolean> {
+    if (this.#inFlight === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#idle.delete(done);
+        resolve(this.#inFlight === 0);
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      this.#idle.add(done);
+    });
+  }
+
+  /**
+   * Cancels, waits for the handlers in flight at most `graceMs` (their acks still go out), then
+   * closes the channel: whatever is still unacked returns to the queue.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    await this.cancel();
+    if (!(await this.drained(Date.now() + graceMs))) {
+      this.#log.warn({ inFlight: this.#inFlight }, 'stopping with messages in flight; the broker will redeliver them');
+    }
+    await this.close();
+  }
+
+  /** Closes the channel now; unacked messages go back to the queue. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    this.#broker.off('connected', this.#onConnected);
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    if (subscription) await subscription.channel.close().catch(() => undefined);
   }
 
   async #subscribe(connection: ChannelModel): Promise<void> {
     if (this.#stopped) return;
     try {
       const channel = await connection.createChannel();
+      const closed = new AbortController();
       channel.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'consumer channel error'));
+      channel.on('close', () => closed.abort(new Error('consumer channel closed')));
       await channel.prefetch(this.#options.prefetch);
-      this.#channel = channel;
+      const context: DeliveryContext = { live: () => !closed.signal.aborted, signal: closed.signal };
       const { consumerTag } = await channel.consume(this.#options.queue, (m) => {
-        if (m) void this.#dispatch(channel, m);
+        if (m) void this.#dispatch(channel, m, context);
       });
-      this.#tag = consumerTag;
+      this.#subscription = { channel, tag: consumerTag, closed };
       this.#log.info({ prefetch: this.#options.prefetch }, 'consuming');
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'could not consume');
     }
   }
 
-  async #dispatch(channel: Channel, message: ConsumeMessage): Promise<void> {
+  async #dispatch(channel: Channel, message: ConsumeMessage, context: DeliveryContext): Promise<void> {
     this.#inFlight++;
-    let disposition: Disposition;
     try {
-      disposition = await this.#handler(message);
-    } catch (err) {
-      this.#log.error({ err: (err as Error).message }, 'handler failed, requeueing message');
-      disposition = 'requeue';
-    }
-    try {
+      let disposition: Disposition;
+      try {
+        disposition = await this.#handler(message, context);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'handler failed, requeueing message');
+        disposition = 'requeue';
+        await delay(this.#options.requeueDelayMs ?? 1000, context.signal);
+      }
       // a message from a channel that died meanwhile is redelivered by the broker anyway
-      if (disposition === 'ack') channel.ack(message);
-      else channel.nack(message, false, disposition === 'requeue');
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'could not settle message, broker will redeliver');
+      if (!context.live()) return;
+      try {
+        if (disposition === 'ack') channel.ack(message);
+        else channel.nack(message, false, disposition === 'requeue');
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'could not settle message, broker will redeliver');
+      }
     } finally {
       this.#inFlight--;
+      if (this.#inFlight === 0) for (const done of [...this.#idle]) done();
     }
   }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(finish, ms);
+    function finish(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', finish);
+      resolve();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
 }

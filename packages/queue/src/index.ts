@@ -1,6 +1,6 @@
 export { Broker, redactUrl, type BrokerOptions } from './broker.js';
 export { Publisher, type PublisherOptions, type PublishOptions } from './publisher.js';
-export { Consumer, type ConsumerOptions, type Disposition, type MessageHandler } from './consumer.js';
+export { Consumer, type ConsumerOptions, type DeliveryContext, type Disposition, type MessageHandler } from './consumer.js';
 export { declareTopology, queueArguments, topologyFromConfig, QUEUE_KEYS, type TopologyOptions } from './topology.js';
 export { peekQueue } from './peek.js';
 export { QueueDeclarer } from './declarer.js';

@@ -1,5 +1,5 @@
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import { PublishError } from '@mtaq/errors';
+import { PublishError, UnroutableError } from '@mtaq/errors';
 import { silentLogger, type Logger } from '@mtaq/log';
 import type { Broker } from './broker.js';
 
@@ -131,7 +131,7 @@ export class Publisher {
           },
           (err: unknown) => {
             if (err) this.#settle(pending, new PublishError('message broker refused the message (nack)', { cause: err }));
-            else if (pending.returned) this.#settle(pending, new PublishError(pending.returned));
+            else if (pending.returned) this.#settle(pending, new UnroutableError(routingKey, pending.returned));
             else this.#settle(pending);
           },
         );

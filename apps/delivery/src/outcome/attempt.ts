@@ -42,6 +42,21 @@ export function expiredOutcome(): AttemptOutcome {
   return { state: 'process', result: 'timeout' };
 }
 
+/**
+ * A failure of ours, not a remote reply (DNS, source address, routing): the entry carries the RFC 3463
+ * status and the reason and no reply code, so nothing downstream — a bounce above all — presents it
+ * as a server's answer.
+ */
+export function localFailure(failure: { readonly state: ResultState; readonly status: string; readonly message: string }, transient: boolean): AttemptOutcome {
+  return {
+    state: failure.state,
+    result: 'error',
+    status: failure.status,
+    description: failure.message,
+    ...(transient ? {} : { fatal: true }),
+  };
+}
+
 // Property order of the produced entry after state/result/time; JSON consumers diff these
 // documents and read them by eye, so the order is fixed and follows the reference's examples.
 const COPIED = [

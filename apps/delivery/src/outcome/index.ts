@@ -3,7 +3,7 @@
  * goes next, and what is published. No I/O here; the caller talks to RabbitMQ and SMTP.
  */
 
-export { resultEntry, synthesiseStatus, expiredOutcome, type AttemptOutcome } from './attempt.js';
+export { resultEntry, synthesiseStatus, expiredOutcome, localFailure, type AttemptOutcome } from './attempt.js';
 export { classify, type Classification, type Classifiable } from './classify.js';
 export {
   firstPickup,
@@ -30,3 +30,5 @@ export {
 } from './delay-queues.js';
 export { resultDocument, retryDocument, retryCopy, extract, type ResultDocumentOptions } from './result-document.js';
 export { buildDsn, wantsDsn, notifyEvents, rfc5322Date, type DsnEvent, type DsnOptions } from './dsn.js';
+export { conclude, type Conclusion, type Publication } from './conclusion.js';
+export { loopingQueue, consumedByDelivery } from './loops.js';

@@ -34,6 +34,20 @@ export interface SendRequest {
   readonly security: UpstreamTarget['security'];
   readonly envelope: SMTPConnection.Envelope;
   readonly message: Buffer;
+  readonly guard?: TransactionGuard;
+}
+
+/**
+ * Lets the caller stop an attempt that has not reached the point of no return. `live()` false means
+ * no transaction may start for the message (its AMQP delivery is gone, or the process is stopping).
+ * A transaction whose final dot is out is never aborted: only the reply tells whether it was taken.
+ */
+export interface TransactionGuard {
+  live(): boolean;
+  /** Fires when `live()` turns false: a message waiting for a connection gives up its place. */
+  readonly stopped: AbortSignal;
+  /** Aborts a running transaction before its final dot (the shutdown deadline). */
+  readonly abort: AbortSignal;
 }
 
 export interface PoolOptions {
@@ -65,6 +79,9 @@ interface Idle {
 
 /** The caller could not get a connection slot within `maxWait`: park the message, it did not fail. */
 export class OverCapacity extends Error {}
+
+/** Nothing was sent: the attempt was stopped before its final dot (shutdown, lost AMQP delivery). */
+export class TransactionAborted extends Error {}
 
 /**
  * Upstream connections keyed by (source address, remote address, port), reused for several
@@ -103,10 +120,14 @@ export class UpstreamPool {
           auth: request.auth,
           security: request.security,
         };
-        const lease = await this.#connectionFor(target, request.scope);
+        const lease = await this.#connectionFor(target, request.scope, request.guard?.stopped);
         if ('outcome' in lease) {
           last = lease.outcome;
           continue; // this address did not answer: the next MX address may
+        }
+        if (request.guard && !request.guard.live()) {
+          this.#release(lease.connection, lease.slot);
+          throw new TransactionAborted('no transaction started: the message is no longer ours to send');
         }
         return this.#transact(lease.connection, lease.slot, request);
       }
@@ -126,34 +147,44 @@ export class UpstreamPool {
    * the head of a line polls the gate; everyone else waits for a connection handed over by
    * `#release`, so a thousand waiting messages cost one budget check per tick, not a thousand.
    */
-  #connectionFor(target: UpstreamTarget, scope: ConnectionScope): Promise<Granted> {
+  #connectionFor(target: UpstreamTarget, scope: ConnectionScope, signal: AbortSignal | undefined): Promise<Granted> {
     const key = keyOf(target);
     const idle = this.#takeIdle(key);
     if (idle) return Promise.resolve(idle);
     const line = this.#lines.get(key);
     if (!line?.length) {
-      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope));
+      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope, signal));
     }
-    return this.#wait(key, target, scope);
+    return this.#wait(key, target, scope, signal);
   }
 
-  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope): Promise<Granted> {
+  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, signal: AbortSignal | undefined): Promise<Granted> {
     return new Promise<Granted>((resolve, reject) => {
       let line = this.#lines.get(key);
       if (!line) this.#lines.set(key, (line = []));
+      const leave = (error: Error): void => {
+        clearTimeout(waiter.timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = line.indexOf(waiter);
+        if (i >= 0) line.splice(i, 1);
+        reject(error);
+      };
+      const onAbort = (): void => leave(new TransactionAborted('stopped while waiting for a connection'));
       const waiter: Waiter = {
         target,
         scope,
         give: (granted) => {
           clearTimeout(waiter.timer);
+          signal?.removeEventListener('abort', onAbort);
           resolve(granted);
         },
-        timer: setTimeout(() => {
-          const i = line.indexOf(waiter);
-          if (i >= 0) line.splice(i, 1);
-          reject(new OverCapacity(`no connection slot for ${scope.destination} within ${this.#options.maxWait}s`));
-        }, this.#options.maxWait * 1000),
+        timer: setTimeout(
+          () => leave(new OverCapacity(`no connection slot for ${scope.destination} within ${this.#options.maxWait}s`)),
+          this.#options.maxWait * 1000,
+        ),
       };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       line.push(waiter);
       if (line.length === 1) void this.#poll(key, line);
     });
@@ -196,7 +227,7 @@ export class UpstreamPool {
 
   async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
     try {
-      const response = await connection.send(request.envelope, request.message);
+      const response = await connection.send(request.envelope, request.message, request.guard?.abort);
       const reply = parseReply(response);
       const outcome: AttemptOutcome = {
         state: 'message',
@@ -209,6 +240,10 @@ export class UpstreamPool {
       return outcome;
     } catch (err) {
       const e = err as UpstreamError;
+      if (e.aborted) {
+        this.#discard(connection, slot);
+        throw new TransactionAborted(e.message);
+      }
       const outcome = this.#failure(e, connection.target, connection);
       // a refused transaction leaves a healthy session behind: RSET and reuse it
       if (e.responseCode && e.responseCode !== 421 && connection.usable) {

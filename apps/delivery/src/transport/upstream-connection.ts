@@ -1,4 +1,5 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 
 /** One upstream SMTP connection as the pool sees it: where it goes, from where, in what state. */
@@ -25,6 +26,8 @@ export interface Timeouts {
 
 /** A nodemailer error as it reaches us: the SMTP command it failed in and the server's reply. */
 export interface UpstreamError extends Error {
+  /** Set when we closed the connection ourselves before the final dot (see `send`). */
+  aborted?: boolean;
   code?: string;
   command?: string;
   response?: string;
@@ -121,10 +124,33 @@ export class UpstreamConnection {
     return { name: cipher.name, version: cipher.version };
   }
 
-  /** One transaction: MAIL FROM (+RET/ENVID), RCPT TO (+NOTIFY/ORCPT), DATA. Resolves with the final reply. */
-  send(envelope: SMTPConnection.Envelope, message: Buffer): Promise<string> {
+  /**
+   * One transaction: MAIL FROM (+RET/ENVID), RCPT TO (+NOTIFY/ORCPT), DATA. Resolves with the final
+   * reply. When `abort` fires before the whole message was handed to the socket, the connection is
+   * closed so the server can never see the final dot, and the promise rejects with `aborted` set;
+   * once the message is out, the abort is ignored and the reply awaited: the server may have taken
+   * the message, and only its reply tells.
+   */
+  send(envelope: SMTPConnection.Envelope, message: Buffer, abort?: AbortSignal): Promise<string> {
     return new Promise((resolve, reject) => {
-      this.#connection.send(envelope, message, (err, info) => {
+      let handedOver = false;
+      let settled = false;
+      const source = Readable.from([message], { objectMode: false });
+      source.once('end', () => (handedOver = true));
+      // nodemailer's close() drops the pending callback, so the abort settles the promise itself
+      const onAbort = (): void => {
+        if (handedOver || settled) return;
+        settled = true;
+        this.#closed = true;
+        this.#connection.close();
+        reject(Object.assign(new Error('transaction aborted before the final dot'), { aborted: true }));
+      };
+      if (abort?.aborted) return onAbort();
+      abort?.addEventListener('abort', onAbort, { once: true });
+      this.#connection.send(envelope, source, (err, info) => {
+        abort?.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
         if (err) return reject(err);
         this.messages++;
         this.dataBytes += message.length;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildDsn, resultEntry } from '../../src/outcome/index.js';
+import { buildDsn, localFailure, resultEntry } from '../../src/outcome/index.js';
+import { BindError, DnsError } from '../../src/routing/index.js';
 import { message, MIME, splitMultipart, statusGroups, T, testConfig } from './helpers.js';
 
 const config = testConfig({ 'rabbitmq-dsn': 'dsnq', 'smtp-hostname': 'mx1.ours.test' });
@@ -81,4 +82,25 @@ test('a long reply is folded and still parses back', () => {
   for (const line of mime.split('\r\n')) assert.ok(line.length <= 998);
   const perRecipient = statusGroups(splitMultipart(mime).parts[1]?.body ?? '')[1];
   assert.equal(perRecipient?.get('diagnostic-code')?.replace(/\s+/g, ' '), `smtp; 550 ${'word '.repeat(60).trim()}`);
+});
+
+test('local failures (DNS, source address) bounce with their own reason, never as a server reply', () => {
+  const msg = message({ dsn: { notify: 'FAILURE' } });
+  const failures = [
+    localFailure(new DnsError('no MX or A records for example.org', { domain: 'example.org', transient: false }), false),
+    localFailure(new BindError('none of the ips 10.9.9.9 is a local address', ['10.9.9.9']), false),
+  ];
+  for (const outcome of failures) {
+    const entry = resultEntry(outcome, T);
+    assert.equal(entry.code, undefined, `${entry.state}: no reply code is invented`);
+    const bounce = buildDsn(msg, entry, 'failure', config, { now: T, messageId: 'l1' });
+    assert.ok(bounce !== undefined);
+    const { parts } = splitMultipart(bounce.mime as string);
+    const perRecipient = statusGroups(parts[1]?.body ?? '')[1];
+    assert.equal(perRecipient?.get('status'), outcome.status);
+    assert.equal(perRecipient?.has('diagnostic-code'), false, `${entry.state}: no Diagnostic-Code without a remote reply`);
+    assert.equal(perRecipient?.has('remote-mta'), false);
+    assert.doesNotMatch(parts[0]?.body ?? '', /answered/);
+    assert.match(parts[0]?.body ?? '', new RegExp(outcome.description!.split(' ')[0]!));
+  }
 });
