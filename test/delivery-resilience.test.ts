@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
 import { freePort } from './helpers/ports.js';
-import { startRedis } from './helpers/redis.js';
+import { privateRedis, startRedis, type PrivateRedis } from './helpers/redis.js';
 import { TestSink } from './helpers/smtp-sink.js';
 
 const RUN = Date.now().toString(36);
@@ -21,12 +21,15 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 
 describe('delivery under load, limits and failures', () => {
   let broker: TestBroker;
+  // leases, rate counters and sent markers go to a Redis of this file's own, never the shared one
+  let redis: PrivateRedis;
   const cleanup: Array<() => Promise<unknown>> = [];
 
   function config(outbox: string, lines: string[]): string {
     return writeConfig(
       [
         'rabbitmq-address: amqp://guest:guest@127.0.0.1/',
+        `redis-address: ${redis.url}`,
         'rabbitmq-persistent: true',
         `rabbitmq-outbox: ${outbox}`,
         `rabbitmq-results: ${outbox}-results`,
@@ -58,7 +61,7 @@ describe('delivery under load, limits and failures', () => {
     cleanup.push(() => broker.deleteQueues(outbox, `${outbox}-results`, `${outbox}-failure`));
     const sink = await TestSink.start();
     cleanup.push(() => sink.close());
-    await delivery(config(outbox, ['smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${sink.port}`, 'redis-address: redis://127.0.0.1:6379']));
+    await delivery(config(outbox, ['smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${sink.port}`, `redis-address: ${redis.url}`]));
     await broker.channel.assertQueue(outbox, { durable: true });
     for (let round = 0; round < 2; round++) {
       await broker.publishJson(outbox, { 'message-id': `${RUN}-same`, envelope: 's@example.com', recipient: 'same@x.test', mime: mime(round) });
@@ -69,10 +72,12 @@ describe('delivery under load, limits and failures', () => {
 
   before(async () => {
     broker = await TestBroker.open();
+    redis = await privateRedis();
   });
   after(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
     await broker.close();
+    await redis.stop();
   });
 
   test('a connection limit of 2 holds across two delivery processes sharing Redis', async () => {
@@ -83,7 +88,7 @@ describe('delivery under load, limits and failures', () => {
     const file = config(outbox, [
       'smtp-sink-address: 127.0.0.1',
       `smtp-sink-port: ${sink.port}`,
-      'redis-address: redis://127.0.0.1:6379',
+      `redis-address: ${redis.url}`,
       'delivery-limits: * * connections=2',
       'delivery-max-messages: 3',
     ]);
@@ -99,8 +104,8 @@ describe('delivery under load, limits and failures', () => {
     const outbox = uniqueName('redis-down');
     cleanup.push(() => broker.deleteQueues(outbox, `${outbox}-results`, `${outbox}-failure`));
     const redisPort = await freePort();
-    const redis = await startRedis(redisPort);
-    cleanup.push(async () => redis.kill('SIGKILL'));
+    const doomed = await startRedis(redisPort);
+    cleanup.push(async () => doomed.kill('SIGKILL'));
     const sink = await TestSink.start({ dataDelay: 50 });
     cleanup.push(() => sink.close());
     const mtaq = await delivery(
@@ -114,8 +119,8 @@ describe('delivery under load, limits and failures', () => {
     );
     await preload(outbox, 40);
     await sink.waitFor(5, 15000);
-    redis.kill('SIGKILL');
-    await once(redis, 'exit');
+    doomed.kill('SIGKILL');
+    await once(doomed, 'exit');
     await sink.waitFor(40, 60000);
     await until(async () => (await broker.count(`${outbox}-results`)) === 40, 'all results');
     assert.equal(await broker.count(`${outbox}-failure`), 0);
@@ -135,7 +140,7 @@ describe('delivery under load, limits and failures', () => {
     const file = config(outbox, [
       'smtp-sink-address: 127.0.0.1',
       `smtp-sink-port: ${sink.port}`,
-      'redis-address: redis://127.0.0.1:6379',
+      `redis-address: ${redis.url}`,
       'delivery-limits: * * connections=10',
       'rabbitmq-qos: 100',
     ]);

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
+import { privateRedis, type PrivateRedis } from './helpers/redis.js';
 import { TestSink } from './helpers/smtp-sink.js';
 
 type Entry = Record<string, unknown>;
@@ -41,6 +42,8 @@ function queueSet(prefix: string) {
 
 describe('delivery: outbox → upstream', () => {
   let broker: TestBroker;
+  // sent markers and connection leases go to a Redis of this file's own, never the shared one
+  let redis: PrivateRedis;
   const cleanup: Array<() => Promise<unknown>> = [];
 
   async function delivery(lines: string[], extra: { prefix?: string } = {}): Promise<MtaqProcess> {
@@ -48,7 +51,7 @@ describe('delivery: outbox → upstream', () => {
       [
         'rabbitmq-address: amqp://guest:guest@127.0.0.1/',
         'rabbitmq-persistent: true',
-        'redis-address: redis://127.0.0.1:6379',
+        `redis-address: ${redis.url}`,
         'smtp-hostname: mtaq.test',
         'delivery-idle-timeout: 1',
         // test traffic stays on loopback: without this, the host's own address would be the source
@@ -76,10 +79,12 @@ describe('delivery: outbox → upstream', () => {
 
   before(async () => {
     broker = await TestBroker.open();
+    redis = await privateRedis();
   });
   after(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
     await broker.close();
+    await redis.stop();
   });
 
   test('C38 accepted: entry fields, results + success without mime, custom properties kept', async () => {
@@ -316,7 +321,7 @@ describe('delivery: outbox → upstream', () => {
     const file = writeConfig(
       [
         'rabbitmq-address: amqp://guest:guest@127.0.0.1/', 'rabbitmq-persistent: true', 'smtp-default-ips: 127.0.0.1',
-        'redis-address: redis://127.0.0.1:6379', ...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`,
+        `redis-address: ${redis.url}`, ...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`,
         'delivery-limits: * * connections=2',
       ].join('\n'),
     );
@@ -343,6 +348,7 @@ describe('the pipeline: ingress + delivery into the folder', () => {
     const { promisify } = await import('node:util');
     const { freePort } = await import('./helpers/ports.js');
     const broker = await TestBroker.open();
+    const redis = await privateRedis();
     const q = queueSet('pipeline');
     const folder = mkdtempSync(join(tmpdir(), 'mtaq-folder-'));
     const port = await freePort();
@@ -350,7 +356,7 @@ describe('the pipeline: ingress + delivery into the folder', () => {
       [
         'rabbitmq-address: amqp://guest:guest@127.0.0.1/', 'rabbitmq-persistent: true', ...q.lines(),
         'smtp-ip: 127.0.0.1', `smtp-port: ${port}`, 'smtp-range: 127.0.0.0/8', `delivery-folder: ${folder}`,
-        'redis-address: redis://127.0.0.1:6379',
+        `redis-address: ${redis.url}`,
       ].join('\n'),
     );
     const mtaq = await startMtaq('pipeline', ['--config-file', file]);
@@ -368,6 +374,7 @@ describe('the pipeline: ingress + delivery into the folder', () => {
       assert.equal(await mtaq.stop(), 0);
       await broker.deleteQueues(...q.all());
       await broker.close();
+      await redis.stop();
     }
   });
 });
