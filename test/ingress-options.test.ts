@@ -15,6 +15,15 @@ async function ingress(lines: string[]): Promise<{ mtaq: MtaqProcess; port: numb
   return { mtaq: await startMtaq('ingress', ['--config-file', config]), port };
 }
 
+/** Waits for a log line to arrive (they are written asynchronously); fails after `timeoutMs`. */
+async function logged(check: () => boolean, what: string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function open(port: number, host = '127.0.0.1'): Promise<SmtpTalk> {
   const smtp = await SmtpTalk.connect(port, host);
   assert.equal((await smtp.read()).code, 220);
@@ -127,24 +136,32 @@ describe('ingress options', () => {
     const q = inbox('threads');
     const { mtaq, port } = await ingress([`rabbitmq-inbox: ${q}`, 'smtp-threads: 2']);
     processes.push(mtaq);
-    const workers = new Set(mtaq.logs.filter((l) => l['msg'] === 'starting ingress').map((l) => l['pid']));
-    assert.equal(workers.size, 2, 'two worker processes started');
-    // concurrent sessions, so the primary's round robin hands them to both workers; a worker whose
-    // listener registers a moment late misses the first round, so go again until both have served
+    const primary = mtaq.child.pid;
+    const pidsOf = (msg: string): Set<unknown> => new Set(mtaq.logs.filter((l) => l['msg'] === msg && l['pid'] !== primary).map((l) => l['pid']));
+    // The primary logs `listening` once both workers have told it so over IPC; their own log lines
+    // come through the shared stdout, written asynchronously, and may still be on their way.
+    await logged(() => pidsOf('listening').size === 2, 'both workers log listening');
+    const workers = pidsOf('listening');
+    assert.deepEqual(pidsOf('starting ingress'), workers, 'two worker processes started');
+    // Both workers are registered with the primary's round robin now. One message per fresh
+    // connection, each traced to the worker that queued it by its message id, until both served.
+    const served = new Set<unknown>();
     let sent = 0;
-    const pids = new Set<unknown>();
-    for (let round = 0; round < 5 && pids.size < 2; round++) {
-      const sessions = await Promise.all(Array.from({ length: 4 }, () => open(port)));
-      const replies = await Promise.all(sessions.map((smtp, i) => smtp.send('a@example.com', [`r${sent + i}@example.org`], 'Subject: t\r\n\r\nx\r\n')));
-      await Promise.all(sessions.map((smtp) => smtp.quit()));
-      assert.deepEqual(replies.map((r) => r.code), Array(4).fill(250));
-      sent += 4;
-      // log lines are written asynchronously: wait for this round's before counting workers
-      for (let i = 0; i < 100 && mtaq.logs.filter((l) => l['msg'] === 'queued').length < sent; i++) await new Promise((r) => setTimeout(r, 20));
-      for (const l of mtaq.logs) if (l['msg'] === 'queued') pids.add(l['pid']);
+    for (let round = 0; round < 20 && served.size < 2; round++) {
+      const smtp = await open(port);
+      const reply = await smtp.send('a@example.com', [`r${round}@example.org`], 'Subject: t\r\n\r\nx\r\n');
+      await smtp.quit();
+      assert.equal(reply.code, 250, reply.text);
+      sent++;
+      const mid = /([a-z0-9]{8,}) for r\d+@example\.org/.exec(reply.text)?.[1];
+      assert.ok(mid, `a message id in ${reply.text}`);
+      const queued = (): Record<string, unknown> | undefined =>
+        mtaq.logs.find((l) => l['msg'] === 'queued' && (l['mids'] as unknown[] | undefined)?.includes(mid));
+      await logged(() => queued() !== undefined, `the queued line of ${mid}`);
+      served.add(queued()!['pid']);
     }
+    assert.deepEqual(served, workers, `both workers took sessions (${sent} sent)`);
     assert.equal((await broker.takeJson(q, sent)).length, sent);
-    assert.equal(pids.size, 2, 'both workers took sessions');
   });
 
   test('SIGTERM: the transaction in flight completes, then the process exits 0', async () => {
