@@ -3,6 +3,11 @@ import type { Logger } from '@mtaq/log';
 
 const CONNECT_TIMEOUT_MS = 1000;
 const COMMAND_TIMEOUT_MS = 1000;
+/**
+ * While in fallback, Redis is asked again at most this often. A Redis that hangs rather than fails
+ * (frozen, overloaded) would otherwise cost every caller a full command timeout.
+ */
+const RETRY_INTERVAL_MS = 2000;
 
 function maskPassword(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[^@/?#]*@/i, '$1********@');
@@ -21,6 +26,7 @@ export class SharedRedis {
   private closing = false;
   private firstAttempt: Promise<void> = Promise.resolve();
   private recovering: Promise<boolean> | undefined;
+  private nextRecovery = 0;
 
   /** `resync` runs when Redis is back, before anything else uses it: it re-registers what was taken locally. */
   constructor(
@@ -86,7 +92,10 @@ export class SharedRedis {
       this.enterFallback(new Error(`connection is ${client.status}`));
       return undefined;
     }
-    if (this.fallback && !(await this.recover())) return undefined;
+    if (this.fallback) {
+      if (this.recovering === undefined && Date.now() < this.nextRecovery) return undefined;
+      if (!(await this.recover())) return undefined;
+    }
     try {
       return await op(client);
     } catch (err) {
@@ -96,6 +105,7 @@ export class SharedRedis {
   }
 
   private enterFallback(err: unknown): void {
+    this.nextRecovery = Date.now() + RETRY_INTERVAL_MS;
     if (this.fallback || this.closing) return;
     this.fallback = true;
     this.logger.error(
@@ -114,6 +124,7 @@ export class SharedRedis {
         this.fallback = false;
         return true;
       } catch (err) {
+        this.nextRecovery = Date.now() + RETRY_INTERVAL_MS;
         this.logger.debug({ err, redis: this.where }, 'Redis not usable yet');
         return false;
       } finally {
