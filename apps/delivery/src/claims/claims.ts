@@ -131,7 +131,8 @@ export class Claims {
         const takeover = identity.mustCheck && (waited || (shared === 0 && identity.redelivered));
         return this.#own(key, live, takeover, identity);
       } else if (typeof shared === 'string') {
-        existing = shared;
+        // this process may know more than Redis yet: "concluded" marks are written in batches
+        existing = this.#local.get(key) === 'C' ? 'C' : shared;
       } else {
         // Redis not configured or not answering: the local mirror is all there is to go by.
         const local = identity.mustCheck ? this.#local.get(key) : undefined;
