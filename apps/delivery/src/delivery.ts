@@ -145,6 +145,7 @@ export class Delivery {
     if (this.#stopping.signal.aborted) return 'requeue';
 
     const answer = await this.#deps.claims.take(identity, context.signal);
+    if (!context.live()) return 'requeue'; // whoever holds the redelivery takes it from here
     if (answer.kind === 'unavailable') {
       log.warn({ reason: answer.reason, wait: CHECK_PARK_SECONDS }, 'redelivered message parked until its claim can be checked');
       await this.#park(message, CHECK_PARK_SECONDS, { id: copyId(identity, 'park'), check: true });
@@ -154,6 +155,7 @@ export class Delivery {
       if (answer.concluded || answer.entry === undefined) return 'ack';
       log.warn({ attempt: attempts + 1 }, 'attempt already made before this redelivery; concluding from its recorded outcome, sending nothing');
       await this.#conclude(message, answer.entry, identity, context, log);
+      this.#deps.claims.concluded(answer);
       return 'ack';
     }
     const claim = answer.claim;

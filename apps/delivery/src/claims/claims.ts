@@ -36,7 +36,7 @@ export type ClaimAnswer =
   /** Ours: send. `takeover` = an earlier holder may have sent already and left no outcome. */
   | { readonly kind: 'owned'; readonly claim: Claim; readonly takeover: boolean }
   /** An earlier holder finished: conclude from its outcome (unless it already did), send nothing. */
-  | { readonly kind: 'outcome'; readonly entry: ResultEntry | undefined; readonly concluded: boolean }
+  | { readonly kind: 'outcome'; readonly key: string; readonly entry: ResultEntry | undefined; readonly concluded: boolean }
   /** Must be checked but cannot be now (Redis away, or its holder still busy): park and look later. */
   | { readonly kind: 'unavailable'; readonly reason: string };
 
@@ -142,7 +142,7 @@ export class Claims {
         }
         existing = local;
       }
-      const answer = settled(existing);
+      const answer = settled(key, existing);
       if (answer) {
         this.#replays++;
         return answer;
@@ -163,7 +163,7 @@ export class Claims {
   }
 
   /** The outcome was published and the message is about to be acked: a late redelivery just acks. */
-  concluded(claim: Claim): void {
+  concluded(claim: Pick<Claim, 'key'>): void {
     this.#held.delete(claim.key);
     this.#local.set(claim.key, 'C', this.#outcomeTtl);
     if (this.#redis === undefined) return;
@@ -231,12 +231,12 @@ export class Claims {
 }
 
 /** The answer for a claim value that records an outcome, or undefined for a live claim. */
-function settled(value: string): ClaimAnswer | undefined {
-  if (value === 'C') return { kind: 'outcome', entry: undefined, concluded: true };
+function settled(key: string, value: string): ClaimAnswer | undefined {
+  if (value === 'C') return { kind: 'outcome', key, entry: undefined, concluded: true };
   if (value.startsWith('O|')) {
     const json = value.slice(value.indexOf('|', 2) + 1);
     try {
-      return { kind: 'outcome', entry: JSON.parse(json) as ResultEntry, concluded: false };
+      return { kind: 'outcome', key, entry: JSON.parse(json) as ResultEntry, concluded: false };
     } catch {
       return undefined;
     }

@@ -64,12 +64,12 @@ describe('claims against a real Redis', () => {
     if (taken.kind !== 'owned') return;
     await c.record(taken.claim, ENTRY);
     const again: Identity = { ...first, mustCheck: true, redelivered: true };
-    assert.deepEqual(await c.take(again), { kind: 'outcome', entry: ENTRY, concluded: false });
+    assert.deepEqual(await c.take(again), { kind: 'outcome', key: taken.claim.key, entry: ENTRY, concluded: false });
     c.concluded(taken.claim);
-    assert.deepEqual(await c.take(again), { kind: 'outcome', entry: undefined, concluded: true });
+    assert.deepEqual(await c.take(again), { kind: 'outcome', key: taken.claim.key, entry: undefined, concluded: true });
     await new Promise((r) => setTimeout(r, 100));
     // another process, with a mirror of its own, finds the same in Redis
-    assert.deepEqual(await claims({ prefix }).take(again), { kind: 'outcome', entry: undefined, concluded: true });
+    assert.deepEqual(await claims({ prefix }).take(again), { kind: 'outcome', key: taken.claim.key, entry: undefined, concluded: true });
   });
 
   test('the same JSON published twice by a producer is delivered twice: fresh deliveries do not consult claims', async () => {
