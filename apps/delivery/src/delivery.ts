@@ -6,7 +6,7 @@ import { UnroutableError } from '@mtaq/errors';
 import type { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
 import { queueArguments, type DeliveryContext, type Disposition, type Publisher, type QueueDeclarer } from '@mtaq/queue';
-import { CHECK_HEADER, COPY_HEADER, copyId, identify, type Claims, type Identity } from './claims/index.js';
+import { CHECK_HEADER, COPY_HEADER, copyId, identify, type Claim, type Claims, type Identity } from './claims/index.js';
 import {
   conclude,
   delayBucket,
@@ -57,8 +57,8 @@ class Orphaned extends Error {}
 
 interface Copy {
   readonly id: string;
-  /** The copy is a redelivery whose claim could not be read: check it when it comes back. */
-  readonly check?: boolean;
+  /** The copy is a redelivery whose claim could not be read: this claim key is checked when it comes back. */
+  readonly check?: string;
 }
 
 /**
@@ -139,35 +139,50 @@ export class Delivery {
     }
     const early = parkDelay(message, now);
     if (early !== undefined) {
-      await this.#park(message, early, { id: copyId(identity, 'park'), check: identity.redelivered });
+      await this.#park(message, early, { id: copyId(identity, 'park'), ...(identity.redelivered ? { check: identity.key } : {}) });
       return 'ack';
     }
     if (this.#stopping.signal.aborted) return 'requeue';
 
-    const answer = await this.#deps.claims.take(identity, context.signal);
-    if (!context.live()) return 'requeue'; // whoever holds the redelivery takes it from here
-    if (answer.kind === 'unavailable') {
-      log.warn({ reason: answer.reason, wait: CHECK_PARK_SECONDS }, 'redelivered message parked until its claim can be checked');
-      await this.#park(message, CHECK_PARK_SECONDS, { id: copyId(identity, 'park'), check: true });
-      return 'ack';
+    // A redelivery (or a copy of ours) looks at its claim before anything else: an earlier holder may
+    // have made this attempt already. A first delivery takes its claim only when it is about to send,
+    // so messages still waiting for a connection hold none (a crash leaves nothing for them to expire).
+    let claim: Claim | undefined;
+    if (identity.mustCheck) {
+      const answer = await this.#deps.claims.take(identity, context.signal);
+      if (!context.live()) {
+        if (answer.kind === 'owned') await this.#deps.claims.release(answer.claim);
+        return 'requeue'; // whoever holds the redelivery takes it from here
+      }
+      if (answer.kind === 'unavailable') {
+        log.warn({ reason: answer.reason, wait: CHECK_PARK_SECONDS }, 'redelivered message parked until its claim can be checked');
+        await this.#park(message, CHECK_PARK_SECONDS, { id: copyId(identity, 'park'), check: identity.key });
+        return 'ack';
+      }
+      if (answer.kind === 'outcome') {
+        if (answer.concluded || answer.entry === undefined) return 'ack';
+        log.warn({ attempt: attempts + 1 }, 'attempt already made before this redelivery; concluding from its recorded outcome, sending nothing');
+        await this.#conclude(message, answer.entry, identity, context, log);
+        this.#deps.claims.concluded(answer);
+        return 'ack';
+      }
+      claim = answer.claim;
     }
-    if (answer.kind === 'outcome') {
-      if (answer.concluded || answer.entry === undefined) return 'ack';
-      log.warn({ attempt: attempts + 1 }, 'attempt already made before this redelivery; concluding from its recorded outcome, sending nothing');
-      await this.#conclude(message, answer.entry, identity, context, log);
-      this.#deps.claims.concluded(answer);
-      return 'ack';
-    }
-    const claim = answer.claim;
+    const begin = async (): Promise<void> => {
+      if (claim) return;
+      const answer = await this.#deps.claims.take(identity, context.signal);
+      if (answer.kind !== 'owned') throw new Error(`claim not granted: ${answer.kind}`); // a first delivery always gets its claim
+      claim = answer.claim;
+    };
     let entry: ResultEntry;
     if (isExpired(message, attempts, now, this.#config)) {
       entry = resultEntry(expiredOutcome(), now);
     } else {
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.#attempt(message, context);
+        outcome = await this.#attempt(message, context, begin);
       } catch (err) {
-        await this.#deps.claims.release(claim);
+        if (claim) await this.#deps.claims.release(claim);
         if (err instanceof OverCapacity) {
           // over budget is not a failure: the message waits and keeps its attempts
           await this.#park(message, CAPACITY_PARK_SECONDS, { id: copyId(identity, 'park') });
@@ -179,18 +194,18 @@ export class Delivery {
       entry = resultEntry(outcome, new Date());
     }
     // the outcome is safe before anything is published about it: a redelivery replays, never resends
-    await this.#deps.claims.record(claim, entry);
+    if (claim) await this.#deps.claims.record(claim, entry);
     if (!context.live()) {
       log.warn({ attempt: attempts + 1, result: entry.result }, 'AMQP delivery lost during the attempt; its redelivery concludes from the recorded outcome');
       return 'requeue';
     }
     await this.#conclude(message, entry, identity, context, log);
-    this.#deps.claims.concluded(claim);
+    if (claim) this.#deps.claims.concluded(claim);
     return 'ack';
   }
 
   /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
-  async #attempt(message: OutgoingMessage, context: DeliveryContext): Promise<AttemptOutcome> {
+  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
     let route;
     try {
@@ -202,6 +217,7 @@ export class Delivery {
     const mime = mimeOf(message);
     if ('state' in mime) return mime;
     if (route.kind === 'folder') {
+      await begin();
       const path = await writeToFolder(route.folder, {
         id: typeof message['message-id'] === 'string' ? message['message-id'] : undefined,
         envelope: message.envelope ?? '',
@@ -227,6 +243,7 @@ export class Delivery {
       live: () => context.live() && !stopping.aborted,
       stopped: AbortSignal.any([context.signal, stopping]),
       abort: this.#abortUnsent.signal,
+      begin,
     };
     return pool.send({
       scope,
@@ -360,7 +377,7 @@ export class Delivery {
     return this.#deps.publisher.publish(queue, body, {
       ...(contentEncoding ? { contentEncoding } : {}),
       ...(priority !== undefined ? { priority } : {}),
-      ...(copy ? { headers: { [COPY_HEADER]: copy.id, ...(copy.check ? { [CHECK_HEADER]: true } : {}) } } : {}),
+      ...(copy ? { headers: { [COPY_HEADER]: copy.id, ...(copy.check ? { [CHECK_HEADER]: copy.check } : {}) } } : {}),
     });
   }
 

@@ -46,6 +46,8 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     );
   }
   const claims = new Claims({ redis, logger });
+  // redeliveries arrive first after a restart: have Redis ready to check them rather than park them all
+  if (redis) await claims.ready(5000);
   const pool = new UpstreamPool({
     timeouts: {
       connect: config['delivery-connect-timeout'],

@@ -111,6 +111,19 @@ export class Claims {
     this.#renewTimer.unref();
   }
 
+  /** Resolves once Redis answers, or after `timeoutMs` (the breaker takes over from there). */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const redis = this.#redis;
+    if (redis === undefined) return false;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (redis.status === 'ready') return true;
+      await sleep(50);
+    }
+    this.#log.warn({ waitedMs: timeoutMs }, 'Redis not ready at start-up: claims kept in this process until it is');
+    return false;
+  }
+
   stats(): ClaimStats {
     return { takeovers: this.#takeovers, replays: this.#replays, degraded: this.#redis !== undefined && this.#breaker.open };
   }

@@ -5,11 +5,13 @@ import type { ConsumeMessage } from 'amqplib';
 export const COPY_HEADER = 'x-mtaq-copy';
 /**
  * AMQP header on a broker redelivery that had to be parked because its claim could not be read
- * (Redis away): when it comes back it is still checked like a redelivery.
+ * (Redis away, or its holder still busy). It carries the claim key of the original, so that when the
+ * copy comes back it is checked against the very claim the earlier holder took.
  */
 export const CHECK_HEADER = 'x-mtaq-check';
 
 const COPY_ID = /^[A-Za-z0-9_-]{16,64}$/;
+const CLAIM_KEY = /^[hc]:[A-Za-z0-9_-]{16,64}$/;
 
 /**
  * Which delivery attempt a consumed message is, independent of the optional `message-id`: the copy
@@ -34,8 +36,9 @@ export interface Identity {
 export function identify(message: ConsumeMessage): Identity {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const copy = headers[COPY_HEADER];
-  const checked = headers[CHECK_HEADER] === true || headers[CHECK_HEADER] === 1;
-  const redelivered = message.fields.redelivered || checked;
+  const checked = headers[CHECK_HEADER];
+  if (typeof checked === 'string' && CLAIM_KEY.test(checked)) return { key: checked, stamped: true, mustCheck: true, redelivered: true };
+  const redelivered = message.fields.redelivered;
   if (typeof copy === 'string' && COPY_ID.test(copy)) return { key: `c:${copy}`, stamped: true, mustCheck: true, redelivered };
   const hash = createHash('sha256');
   hash.update(String(message.properties.messageId ?? ''));

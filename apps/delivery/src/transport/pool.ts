@@ -48,6 +48,8 @@ export interface TransactionGuard {
   readonly stopped: AbortSignal;
   /** Aborts a running transaction before its final dot (the shutdown deadline). */
   readonly abort: AbortSignal;
+  /** Runs once a connection is ready, right before the transaction starts (the caller's claim). */
+  begin(): Promise<void>;
 }
 
 export interface PoolOptions {
@@ -125,9 +127,17 @@ export class UpstreamPool {
           last = lease.outcome;
           continue; // this address did not answer: the next MX address may
         }
-        if (request.guard && !request.guard.live()) {
-          this.#release(lease.connection, lease.slot);
-          throw new TransactionAborted('no transaction started: the message is no longer ours to send');
+        if (request.guard) {
+          try {
+            if (request.guard.live()) await request.guard.begin();
+          } catch (err) {
+            this.#release(lease.connection, lease.slot);
+            throw err;
+          }
+          if (!request.guard.live()) {
+            this.#release(lease.connection, lease.slot);
+            throw new TransactionAborted('no transaction started: the message is no longer ours to send');
+          }
         }
         return this.#transact(lease.connection, lease.slot, request);
       }
