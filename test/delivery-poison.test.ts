@@ -172,6 +172,18 @@ describe('delivery: poison messages are settled once, never looped', () => {
     assert.equal(mtaq.logs.filter((l) => l['msg'] === 'handler failed, requeueing message').length, 4);
   });
 
+  test('a copy delivery stamped, published twice (a replayed retry or bounce), is sent once', async () => {
+    const body = Buffer.from(JSON.stringify({ envelope: '', recipient: 'i@x.test', mime: MIME('replayed-copy') }));
+    const headers = { 'x-mtaq-copy': 'replayedcopy0123456789abcdefABCDEF' };
+    broker.channel.sendToQueue(outbox, body, { persistent: true, headers });
+    broker.channel.sendToQueue(outbox, body, { persistent: true, headers });
+    await until(() => arrivals('replayed-copy') >= 1, 'the delivery');
+    await sleep(1500);
+    assert.equal(arrivals('replayed-copy'), 1);
+    assert.equal(await depth(outbox), 0, 'the second copy was acked without sending');
+    await drain(q.results, 0);
+  });
+
   test('a deliverable message next to all of that arrives exactly once, and nothing is left spinning', async () => {
     await broker.publishJson(outbox, { envelope: 's@example.com', recipient: 'h@x.test', mime: MIME('plain'), queues: { success: `${outbox}-gone`, results: null } });
     await until(() => arrivals('plain') === 1, 'the delivery');

@@ -433,9 +433,19 @@ export class DrillEnvironment {
         const token = tokenOfAddress(String(document['recipient'] ?? ''));
         if (token) failed.set(token, (failed.get(token) ?? 0) + 1);
       }
+      // A replayed conclusion republishes the same bounce (same Message-ID and copy id, which delivery
+      // sends once): distinct bounces per original are what a sender would receive.
       const bounced = new Map<string, number>();
+      const seenBounces = new Set<string>();
+      let replayedBounces = 0;
       for (const document of bounces) {
         const token = tokenOfAddress(String(document['recipient'] ?? ''));
+        const messageId = /^Message-ID:\s*(\S+)/im.exec(String(document['mime'] ?? ''))?.[1] ?? String(Math.random());
+        if (seenBounces.has(`${token}|${messageId}`)) {
+          replayedBounces++;
+          continue;
+        }
+        seenBounces.add(`${token}|${messageId}`);
         if (token) bounced.set(token, (bounced.get(token) ?? 0) + 1);
       }
       let delivered = 0;
@@ -463,7 +473,8 @@ export class DrillEnvironment {
         notes.push(`${unexpectedFailures} unexpected failure(s), e.g. ${JSON.stringify((sample?.['results'] as unknown[] | undefined)?.at(-1) ?? {})}`);
       }
       if (row.bounce) {
-        notes.push(`bounces ${bounces.length} for ${bouncedOriginals} originals`);
+        notes.push(`bounces ${bounces.length - replayedBounces} distinct for ${bouncedOriginals} originals`);
+        if (replayedBounces) notes.push(`${replayedBounces} identical bounce documents replayed (same Message-ID and copy id: sent once)`);
         if (missingBounces) notes.push(`${missingBounces} failed without a bounce`);
         if (duplicateFailures) notes.push(`${duplicateFailures} duplicate failure documents`);
       }
