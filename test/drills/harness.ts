@@ -355,37 +355,68 @@ export class DrillEnvironment {
       while (sink.progress < triggerAt && Date.now() < deadline) await sleep(5);
       log(`disruption ${row.disruption} at ${sink.progress}/${total} seen by the sink (${sink.arrivals} arrivals)`);
       const disruptionStart = Date.now();
+      // how far the sink had got when the disruption took effect: all the way = nothing in flight
+      let effect: number | undefined;
+      const tookEffect = (): void => {
+        effect ??= sink.progress;
+      };
       switch (row.disruption) {
         case 'kill9-delivery':
           await current.stop('SIGKILL');
+          tookEffect();
           current = await startDelivery();
           break;
         case 'sigterm-delivery': {
+          tookEffect();
           const code = await current.stop('SIGTERM');
           notes.push(`SIGTERM exit ${code} after ${((Date.now() - disruptionStart) / 1000).toFixed(1)} s`);
           current = await startDelivery();
           break;
         }
+        // rabbitmqctl takes about half a second per call, a graceful stop seconds: the sink holds its
+        // replies until the broker side of the disruption took effect, so it always lands with the
+        // transactions and prefetched messages of the moment in flight (then traffic goes on while
+        // the broker is down, as an upstream would not wait for it)
         case 'broker-restart':
-          await this.rabbit.restart(settings.brokerDownMs ?? 0);
+          sink.hold();
+          try {
+            await this.rabbit.stop();
+            tookEffect();
+          } finally {
+            sink.release();
+          }
+          if (settings.brokerDownMs) await sleep(settings.brokerDownMs);
+          await this.rabbit.boot();
           break;
         case 'broker-kill9':
-          await this.rabbit.crashRestart(settings.brokerDownMs ?? 0);
+          await this.rabbit.kill9();
+          tookEffect();
+          if (settings.brokerDownMs) await sleep(settings.brokerDownMs);
+          await this.rabbit.boot();
           break;
         case 'close-connection': {
-          const closed = await this.rabbit.closeConnections(/^mtaq delivery/);
+          sink.hold();
+          let closed: number;
+          try {
+            closed = await this.rabbit.closeConnections(/^mtaq delivery/);
+            tookEffect();
+          } finally {
+            sink.release();
+          }
           if (closed === 0) notes.push('no delivery connection found to close');
           break;
         }
         case 'redis-freeze':
           this.redis.kill('SIGSTOP');
           this.#redisFrozen = true;
+          tookEffect();
           await sleep(settings.redisFreezeMs ?? 5000);
           this.redis.kill('SIGCONT');
           this.#redisFrozen = false;
           break;
       }
-      log(`disruption done in ${Date.now() - disruptionStart} ms; sink at ${sink.progress}/${total}`);
+      log(`disruption took effect at ${effect}/${total}, done in ${Date.now() - disruptionStart} ms; sink at ${sink.progress}/${total}`);
+      if (effect !== undefined && effect >= total) notes.push('disruption took effect after every message had reached the sink: nothing was in flight');
 
       // settled: every message arrived (or, DSN row, failed and bounced) and nothing is left in the
       // outbox, its delay queues or unacked; or drained and quiet for `quietMs` (the rest is lost)

@@ -4,7 +4,8 @@
  *
  * - Every complete message (final `.` received) is an arrival, counted per token (the
  *   `X-Drill-Id` header). A message whose connection broke before the dot is no arrival.
- * - The reply to the dot waits `dataDelayMs` (a slow upstream keeps many transactions open).
+ * - The reply to the dot waits `dataDelayMs` (a slow upstream keeps many transactions open), and
+ *   while the sink is held (hold/release) until it is released.
  * - "Dot sent, reply not read": the sink got the whole message, but before the client sent anything
  *   else the connection ended before the 250 was written, or was reset (ECONNRESET/EPIPE) once it
  *   was — a process that dies with unread data in its socket makes the kernel send RST. Those are
@@ -57,6 +58,8 @@ export class DrillSink {
   anonymous = 0;
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
+  /** Replies to final dots waiting for release() while the sink is held. */
+  #held: Array<() => void> | undefined;
   readonly #options: DrillSinkOptions;
   port = 0;
 
@@ -91,7 +94,24 @@ export class DrillSink {
     return n;
   }
 
+  /**
+   * Holds every reply to a final dot (on top of `dataDelayMs`) until release(): a drill holds the
+   * sink while a disruption takes effect, so it lands with transactions in flight however long the
+   * tool that causes it (rabbitmqctl) takes, and however few messages the row has.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Sends the held replies (to clients still there) and stops holding. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const reply of held) reply();
+  }
+
   async close(): Promise<void> {
+    this.release();
     for (const socket of this.#sockets) socket.destroy();
     await new Promise((resolve) => this.#server.close(resolve));
   }
@@ -229,9 +249,13 @@ export class DrillSink {
         });
         pump();
       };
+      const answer = (): void => {
+        if (this.#held) this.#held.push(reply);
+        else reply();
+      };
       const delay = this.#options.dataDelayMs ?? 0;
-      if (delay > 0) setTimeout(reply, delay);
-      else reply();
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
     };
 
     const pump = (): void => {
