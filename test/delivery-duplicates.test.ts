@@ -14,7 +14,8 @@ const MESSAGES = Number(process.env['DRILL_MESSAGES'] ?? 200);
 /**
  * Rows that must not deliver anything twice. The kill -9 rows are held to the one limit no sender can
  * beat: transactions whose final dot reached the upstream while the killed process never read the
- * 250 ("dot sent, reply not read") — every other duplicate there is a defect too.
+ * 250 ("dot sent, reply not read"; plus those whose 250 reached its socket just before it died, whose
+ * outcome it had no time to record) — every other duplicate there is a defect too.
  */
 const EXPECT_NO_DUPLICATES: Record<string, boolean> = {
   'kill9/id': false,
@@ -64,7 +65,12 @@ describe(`delivery duplicate/loss drills (${MESSAGES} messages per row)`, () => 
       assert.equal(result.timedOut, false, `${id} did not settle: ${result.notes.join('; ')}`);
       if (row.bounce) assert.equal(result.bouncedOriginals, MESSAGES, `${id}: every refused message bounced`);
       if (EXPECT_NO_DUPLICATES[id]) assert.equal(result.duplicates, 0, `${id}: ${result.duplicates} duplicate(s); ${result.notes.join('; ')}`);
-      else assert.ok(result.duplicates <= result.dotNoReply, `${id}: ${result.duplicates} duplicates, more than the ${result.dotNoReply} transactions whose 250 was never read`);
+      // A 250 the kernel handed to the dying process (the sink saw a clean close after it) may still
+      // have been unprocessed, or its outcome not yet in Redis: the sink cannot tell, so those count too.
+      else {
+        const bound = result.dotNoReply + result.hangupAfterReply;
+        assert.ok(result.duplicates <= bound, `${id}: ${result.duplicates} duplicates, more than the ${result.dotNoReply} transactions whose 250 was never read and ${result.hangupAfterReply} hang-ups right after a 250`);
+      }
     });
   }
 });
