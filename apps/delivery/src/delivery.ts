@@ -241,7 +241,7 @@ export class Delivery {
     const stopping = this.#stopping.signal;
     const guard: TransactionGuard = {
       live: () => context.live() && !stopping.aborted,
-      stopped: AbortSignal.any([context.signal, stopping]),
+      stopped: [context.signal, stopping],
       abort: this.#abortUnsent.signal,
       begin,
     };

@@ -44,8 +44,8 @@ export interface SendRequest {
  */
 export interface TransactionGuard {
   live(): boolean;
-  /** Fires when `live()` turns false: a message waiting for a connection gives up its place. */
-  readonly stopped: AbortSignal;
+  /** Any of these fires when `live()` turns false: a message waiting for a connection gives up its place. */
+  readonly stopped: readonly AbortSignal[];
   /** Aborts a running transaction before its final dot (the shutdown deadline). */
   readonly abort: AbortSignal;
   /** Runs once a connection is ready, right before the transaction starts (the caller's claim). */
@@ -157,24 +157,24 @@ export class UpstreamPool {
    * the head of a line polls the gate; everyone else waits for a connection handed over by
    * `#release`, so a thousand waiting messages cost one budget check per tick, not a thousand.
    */
-  #connectionFor(target: UpstreamTarget, scope: ConnectionScope, signal: AbortSignal | undefined): Promise<Granted> {
+  #connectionFor(target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[] = []): Promise<Granted> {
     const key = keyOf(target);
     const idle = this.#takeIdle(key);
     if (idle) return Promise.resolve(idle);
     const line = this.#lines.get(key);
     if (!line?.length) {
-      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope, signal));
+      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope, signals));
     }
-    return this.#wait(key, target, scope, signal);
+    return this.#wait(key, target, scope, signals);
   }
 
-  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, signal: AbortSignal | undefined): Promise<Granted> {
+  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[]): Promise<Granted> {
     return new Promise<Granted>((resolve, reject) => {
       let line = this.#lines.get(key);
       if (!line) this.#lines.set(key, (line = []));
       const leave = (error: Error): void => {
         clearTimeout(waiter.timer);
-        signal?.removeEventListener('abort', onAbort);
+        for (const signal of signals) signal.removeEventListener('abort', onAbort);
         const i = line.indexOf(waiter);
         if (i >= 0) line.splice(i, 1);
         reject(error);
@@ -185,7 +185,7 @@ export class UpstreamPool {
         scope,
         give: (granted) => {
           clearTimeout(waiter.timer);
-          signal?.removeEventListener('abort', onAbort);
+          for (const signal of signals) signal.removeEventListener('abort', onAbort);
           resolve(granted);
         },
         timer: setTimeout(
@@ -193,8 +193,8 @@ export class UpstreamPool {
           this.#options.maxWait * 1000,
         ),
       };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signals.some((signal) => signal.aborted)) return onAbort();
+      for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
       line.push(waiter);
       if (line.length === 1) void this.#poll(key, line);
     });
