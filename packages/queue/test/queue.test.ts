@@ -92,6 +92,42 @@ describe('queue package against the real RabbitMQ', () => {
     await publisher.close();
   });
 
+  test('a handler learns when its AMQP delivery is lost; a failing one is requeued after a delay, not at once', async () => {
+    const q = name('context');
+    queues.push(q);
+    const b = await broker((c) => declareTopology(c, { exchange: '', durable: true, quorum: false, lazy: false, maxPriority: 0, queues: [q] }));
+    const publisher = new Publisher(b, { exchange: '', persistent: false, maxInFlight: 10, timeout: 5 });
+    await publisher.publish(q, Buffer.from('x'));
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    const seen: Array<{ redelivered: boolean; at: number }> = [];
+    let liveAfterClose: boolean | undefined;
+    const first = new Consumer(b, { queue: q, prefetch: 1 }, async (m, context) => {
+      seen.push({ redelivered: m.fields.redelivered, at: Date.now() });
+      await holding;
+      liveAfterClose = context.live();
+      return 'ack';
+    });
+    await first.start();
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await first.close(); // the channel goes away under the handler
+    release();
+    await first.drained(Date.now() + 2000);
+    assert.equal(liveAfterClose, false, 'the handler sees that its delivery is gone');
+    const second = new Consumer(b, { queue: q, prefetch: 1, requeueDelayMs: 400 }, async (m) => {
+      seen.push({ redelivered: m.fields.redelivered, at: Date.now() });
+      if (seen.length === 2) throw new Error('once');
+      return 'ack';
+    });
+    await second.start();
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    await second.stop();
+    assert.equal(seen.length, 3);
+    assert.equal(seen[1]!.redelivered, true, 'the broker handed it out again');
+    assert.ok(seen[2]!.at - seen[1]!.at >= 380, `requeued after the delay (${seen[2]!.at - seen[1]!.at} ms)`);
+    await publisher.close();
+  });
+
   test('a queue that exists with other arguments is a start-up error', async () => {
     const q = name('mismatch');
     queues.push(q);
