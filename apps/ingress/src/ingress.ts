@@ -16,13 +16,13 @@ import { PublishError, SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { AccessPolicy } from './access-policy.js';
-import type { Authenticator } from './authenticator.js';
-import { ConnectionLimits } from './connection-limits.js';
-import { buildIncoming } from './incoming.js';
-import { smtpError, type SmtpCallbackError } from './smtp-error.js';
-import { MtaqSMTPServer, type MtaqServerOptions } from './smtp-server.js';
-import { mappedSourceIps } from './source-ip.js';
+import type { AccessPolicy } from './policy/access-policy.js';
+import type { Authenticator } from './policy/authenticator.js';
+import { ConnectionLimits } from './policy/connection-limits.js';
+import { buildIncoming } from './message/documents.js';
+import { smtpError, type SmtpCallbackError } from './smtp/callback-error.js';
+import { MtaqSMTPServer, type MtaqServerOptions } from './smtp/server.js';
+import { mappedSourceIps } from './message/source-ip.js';
 
 export interface IngressDeps {
   readonly config: Config;

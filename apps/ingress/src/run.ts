@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { connectFromConfig } from '@mtaq/queue';
-import { AccessPolicy } from './access-policy.js';
-import { Authenticator } from './authenticator.js';
+import { AccessPolicy } from './policy/access-policy.js';
+import { Authenticator } from './policy/authenticator.js';
 import { Ingress, type Listener } from './ingress.js';
 
 export interface RunningIngress {

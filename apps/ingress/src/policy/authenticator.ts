@@ -12,7 +12,7 @@ import {
 import { SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import { CidrList } from '@mtaq/net';
-import { smtpError } from './smtp-error.js';
+import { smtpError } from '../smtp/callback-error.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 
 type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
