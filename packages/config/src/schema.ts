@@ -37,8 +37,21 @@ export type Group =
   | 'Process'
   | 'Legacy';
 
+/**
+ * `implemented`: runtime code reads the key. `unsupported`: parsed and validated, so MailerQ
+ * configurations load unchanged, but nothing acts on it yet; setting it warns (unsupported.ts).
+ * test/key-status.test.ts fails when a mark disagrees with what the runtime sources read.
+ */
+export type KeyStatus = 'implemented' | 'unsupported';
+
 export interface KeyDef<T> {
   readonly group: Group;
+  readonly status: KeyStatus;
+  /**
+   * Runtime code never reads this key: loading folds its value into the named key (the legacy
+   * `rabbitmq-host` & co. build `rabbitmq-address`), so it works exactly when that key is read.
+   */
+  readonly foldedInto?: string | undefined;
   readonly type: ValueType<T>;
   /** Default in file syntax: the single source of defaults, parsed like any other value. */
   readonly default: string;
@@ -52,11 +65,18 @@ export interface KeyDef<T> {
 interface Extra {
   readonly aliases?: readonly string[];
   readonly secret?: boolean;
+  readonly status?: KeyStatus;
+  readonly foldedInto?: string;
 }
+
+/** Marks a key that is accepted but not acted on yet (see KeyStatus). */
+const notYet = { status: 'unsupported' } as const satisfies Extra;
 
 function inGroup(group: Group) {
   return <T>(type: ValueType<T>, dflt: string, description: string, extra: Extra = {}): KeyDef<T> => ({
     group,
+    status: extra.status ?? 'implemented',
+    foldedInto: extra.foldedInto,
     type,
     default: dflt,
     description,
@@ -76,6 +96,9 @@ const logging = inGroup('Logging');
 const cluster = inGroup('Cluster');
 const proc = inGroup('Process');
 const legacy = inGroup('Legacy');
+
+/** The legacy broker keys (MailerQ 3.x) take effect by building rabbitmq-address (build.ts). */
+const buildsAddress = { foldedInto: 'rabbitmq-address' } as const satisfies Extra;
 
 const strictness = oneOf(['strict', 'loose']);
 const positiveDuration = duration({ positive: true });
@@ -155,14 +178,14 @@ export const schema = {
   'smtp-greeting-delay-exempt': smtp(cidrList, '', 'Clients that never wait for the greeting delay'),
   'smtp-threads': smtp(atLeastOne, '1', 'Worker threads for SMTP traffic'),
   'smtp-max-recipients': smtp(atLeastOne, '1000', 'Most RCPT TO accepted in one transaction'),
-  'smtp-connections': smtp(unlimited, '0', 'Cap on inbound + outbound connections together; 0 = unlimited'),
+  'smtp-connections': smtp(unlimited, '0', 'Cap on inbound + outbound connections together; 0 = unlimited', notYet),
   'smtp-connections-in': smtp(unlimited, '0', 'Cap on inbound connections; 0 = unlimited'),
   'smtp-connections-out': smtp(unlimited, '0', 'Cap on outbound connections; 0 = unlimited'),
   'smtp-extract': smtp(bool, 'true', 'Turn x-mq-* headers of received mail into JSON properties'),
-  'smtp-check': smtp(someOf(['spf', 'dkim', 'dmarc', 'spam']), '', 'Checks run on received mail (results go into the JSON)'),
-  'smtp-auth-results': smtp(someOf(['local', 'nonlocal']), '', 'Add an Authentication-Results header to mail for local and/or non-local recipients'),
-  'spamassassin-host': smtp(noSpaces, 'localhost', 'spamd host used by the "spam" check'),
-  'spamassassin-port': smtp(port, '783', 'spamd port used by the "spam" check'),
+  'smtp-check': smtp(someOf(['spf', 'dkim', 'dmarc', 'spam']), '', 'Checks run on received mail (results go into the JSON)', notYet),
+  'smtp-auth-results': smtp(someOf(['local', 'nonlocal']), '', 'Add an Authentication-Results header to mail for local and/or non-local recipients', notYet),
+  'spamassassin-host': smtp(noSpaces, 'localhost', 'spamd host used by the "spam" check', notYet),
+  'spamassassin-port': smtp(port, '783', 'spamd port used by the "spam" check', notYet),
   'dsn-advertise': smtp(bool, 'true', 'Announce DSN in EHLO and accept RET/ENVID/NOTIFY/ORCPT'),
   'smtp-default-ips': smtp(ipList, '', 'Source addresses for messages that name none; empty = all local addresses', {
     aliases: ['smtp-defaultips', 'smtp-defaultip'],
@@ -171,13 +194,13 @@ export const schema = {
   'smtp-unmappable-ips': smtp(cidrList, '', 'Exceptions to smtp-mappable-ips'),
 
   // ------------------------------------------------------------------ spool directory injection
-  'spool-directory': spool(text({ describe: 'path' }), '', 'Directory watched for message files to inject; empty = off'),
-  'spool-fail-directory': spool(text({ describe: 'path' }), '', 'Where spool files that could not be injected are moved'),
-  'spool-delay': spool(duration(), '0', 'Seconds a spool file must be left alone before it is picked up'),
-  'spool-remove': spool(bool, 'true', 'Delete spool files after injecting them'),
-  'spool-extract': spool(bool, 'true', 'Turn x-mq-* headers of spool files into JSON properties'),
-  'spool-open-files': spool(atLeastOne, '10', 'Spool files processed at the same time'),
-  'spool-threads': spool(atLeastOne, '1', 'Threads reading the spool directory'),
+  'spool-directory': spool(text({ describe: 'path' }), '', 'Directory watched for message files to inject; empty = off', notYet),
+  'spool-fail-directory': spool(text({ describe: 'path' }), '', 'Where spool files that could not be injected are moved', notYet),
+  'spool-delay': spool(duration(), '0', 'Seconds a spool file must be left alone before it is picked up', notYet),
+  'spool-remove': spool(bool, 'true', 'Delete spool files after injecting them', notYet),
+  'spool-extract': spool(bool, 'true', 'Turn x-mq-* headers of spool files into JSON properties', notYet),
+  'spool-open-files': spool(atLeastOne, '10', 'Spool files processed at the same time', notYet),
+  'spool-threads': spool(atLeastOne, '1', 'Threads reading the spool directory', notYet),
 
   // ------------------------------------------------------------------ RabbitMQ (reference §2.3)
   'rabbitmq-address': rabbit(
@@ -185,12 +208,12 @@ export const schema = {
     'amqp://guest:guest@localhost/',
     'Broker URL(s): amqp[s]://user:pass@host[:port]/vhost; several joined by "," or hosts joined by ";"',
   ),
-  'rabbitmq-verify': rabbit(bool, 'true', 'Verify the broker certificate for amqps://'),
+  'rabbitmq-verify': rabbit(bool, 'true', 'Verify the broker certificate for amqps://', notYet),
   'rabbitmq-outbox': rabbit(queueName, 'outbox', 'Queue delivery consumes from'),
   'rabbitmq-inbox': rabbit(queueName, 'outbox', 'Queue received mail is published to; empty = drop ordinary mail'),
   'rabbitmq-local': rabbit(queueName, '', 'Queue for mail to local addresses; empty = none'),
   'rabbitmq-reports': rabbit(queueName, '', 'Queue for local mail recognised as a DSN/DMARC/MDN report; empty = none'),
-  'rabbitmq-refused': rabbit(queueName, '', 'Queue for refused mail (debugging; set a max-length); empty = none'),
+  'rabbitmq-refused': rabbit(queueName, '', 'Queue for refused mail (debugging; set a max-length): declared at start-up, but nothing is published to it yet; empty = none'),
   'rabbitmq-results': rabbit(queueName, '', 'Queue for every final delivery result; empty = none'),
   'rabbitmq-success': rabbit(queueName, '', 'Queue for successful deliveries; empty = none'),
   'rabbitmq-failure': rabbit(queueName, '', 'Queue for final failures; empty = none'),
@@ -203,11 +226,11 @@ export const schema = {
   'rabbitmq-lazy': rabbit(bool, 'false', 'Declare queues in lazy mode'),
   'rabbitmq-quorum': rabbit(bool, 'false', 'Declare quorum queues instead of classic ones'),
   'rabbitmq-maxpriority': rabbit(int({ min: 0, max: 255, emptyAs: 0 }), '', 'x-max-priority of every declared queue; empty or 0 = no priorities'),
-  'rabbitmq-consumers': rabbit(atLeastOne, '1', 'Consumer connections'),
-  'rabbitmq-publishers': rabbit(atLeastOne, '1', 'Publisher connections'),
+  'rabbitmq-consumers': rabbit(atLeastOne, '1', 'Consumer connections', notYet),
+  'rabbitmq-publishers': rabbit(atLeastOne, '1', 'Publisher connections', notYet),
   'rabbitmq-qos': rabbit(prefetch, '1000', 'Prefetch per consumer; 0 = unlimited'),
-  'rabbitmq-minqos': rabbit(prefetch, '100', 'Lowest prefetch when it is reduced under load'),
-  'rabbitmq-flush-qos': rabbit(prefetch, '1000', 'Prefetch while draining park/paused queues'),
+  'rabbitmq-minqos': rabbit(prefetch, '100', 'Lowest prefetch when it is reduced under load', notYet),
+  'rabbitmq-flush-qos': rabbit(prefetch, '1000', 'Prefetch while draining park/paused queues', notYet),
   'rabbitmq-throttle': rabbit(atLeastOne, '100', 'Most unconfirmed publishes in flight'),
   'rabbitmq-encoding': rabbit(oneOf(['', 'gzip']), '', 'gzip = compress every publish (content-encoding: gzip); empty = plain JSON'),
   'rabbitmq-publish-timeout': rabbit(positiveDuration, '10', 'Seconds ingress waits for broker confirms before answering 451'),
@@ -217,8 +240,8 @@ export const schema = {
   'max-delivertime': delivery(positiveDuration, '86400', 'Seconds after first pickup to keep trying a message'),
   'max-attempts': delivery(int(), '0', 'Most delivery attempts per message; 0 = unlimited (time limit only)'),
   'retry-interval': delivery(durationList, '600,600,1800,1800,3600,3600,7200', 'Seconds between attempts; the last one repeats'),
-  'validate-envelope': delivery(strictness, 'strict', 'Envelope address check for JSON input: strict or loose'),
-  'validate-recipient': delivery(strictness, 'strict', 'Recipient address check for JSON input: strict or loose'),
+  'validate-envelope': delivery(strictness, 'strict', 'Envelope address check for JSON input: strict or loose', notYet),
+  'validate-recipient': delivery(strictness, 'strict', 'Recipient address check for JSON input: strict or loose', notYet),
   smarthost: delivery(noSpaces, '', 'Relay all mail through this host; empty = deliver to MX'),
   'smarthost-port': delivery(port, '25', 'Port of smarthost'),
   'smarthost-username': delivery(text(), '', 'User name for AUTH at smarthost; empty = no AUTH'),
@@ -265,68 +288,70 @@ export const schema = {
   'dkim-domain': delivery(noSpaces, '', 'Sign outgoing mail with this DKIM domain (with dkim-selector and dkim-key)'),
   'dkim-selector': delivery(noSpaces, '', 'DKIM selector for dkim-domain'),
   'dkim-key': delivery(text({ describe: 'path' }), '', 'PEM private key file for dkim-domain'),
-  'proxy-server': delivery(url(['http', 'https', 'socks', 'socks4', 'socks5'], { example: 'http://proxy:3128' }), '', 'Proxy for HTTP downloads; empty = direct'),
+  'proxy-server': delivery(url(['http', 'https', 'socks', 'socks4', 'socks5'], { example: 'http://proxy:3128' }), '', 'Proxy for HTTP downloads; empty = direct', notYet),
 
   // ------------------------------------------------------------------ DNS (5.13 names; 5.12 names as aliases, I13)
   'dns-min-ttl': dns(positiveDuration, '60', 'Shorter TTLs are raised to this many seconds (must be > 0)'),
   'dns-timeout': dns(duration({ emptyAs: 0 }), '', 'Seconds before a lookup fails; empty = from resolv.conf', { aliases: ['dns-expire'] }),
-  'dns-interval': dns(duration({ emptyAs: 0 }), '', 'Seconds before a query is retransmitted; empty = from resolv.conf'),
+  'dns-interval': dns(duration({ emptyAs: 0 }), '', 'Seconds before a query is retransmitted; empty = from resolv.conf', notYet),
   'dns-attempts': dns(atLeastOne, '5', 'Attempts per query'),
-  'dns-capacity': dns(atLeastOne, '100', 'Queries in flight at the same time'),
-  'dns-sockets': dns(atLeastOne, '4', 'UDP sockets used for queries'),
-  'dns-buffersize': dns(size({ emptyAs: 0 }), '', 'Socket receive buffer size; empty = system default'),
-  'dns-rotate': dns(bool, 'false', 'Spread queries over all name servers instead of trying them in order'),
+  'dns-capacity': dns(atLeastOne, '100', 'Queries in flight at the same time', notYet),
+  'dns-sockets': dns(atLeastOne, '4', 'UDP sockets used for queries', notYet),
+  'dns-buffersize': dns(size({ emptyAs: 0 }), '', 'Socket receive buffer size; empty = system default', notYet),
+  'dns-rotate': dns(bool, 'false', 'Spread queries over all name servers instead of trying them in order', notYet),
   'dns-servers': dns(serverList, '', 'Name servers (IP or IP:port) to use instead of those in resolv.conf', { aliases: ['dns-nameserver'] }),
-  'dns-spread': dns(duration({ emptyAs: 0 }), '', 'MailerQ 5.12: seconds before asking the next name server (accepted, ignored)'),
-  'dns-threads': dns(unlimited, '', 'MailerQ <= 5.10 resolver threads (accepted, ignored)'),
-  'dns-getaddrinfo': dns(bool, 'false', 'MailerQ <= 5.10 getaddrinfo switch (accepted, ignored)'),
+  'dns-spread': dns(duration({ emptyAs: 0 }), '', 'MailerQ 5.12: seconds before asking the next name server (accepted, ignored)', notYet),
+  'dns-threads': dns(unlimited, '', 'MailerQ <= 5.10 resolver threads (accepted, ignored)', notYet),
+  'dns-getaddrinfo': dns(bool, 'false', 'MailerQ <= 5.10 getaddrinfo switch (accepted, ignored)', notYet),
 
   // ------------------------------------------------------------------ rule database
   'database-address': database(
     url(DATABASE_SCHEMES, { example: 'sqlite:///var/lib/mtaq/mtaq.sqlite' }),
     'sqlite:///var/lib/mtaq/mtaq.sqlite',
     'Database with throttles, pools, pauses, suppressions, local addresses, DKIM keys',
+    notYet,
   ),
-  'database-ttl': database(positiveDuration, '600', 'Seconds between database reloads'),
-  'database-validate': database(bool, 'true', 'Validate database tables at start-up'),
+  'database-ttl': database(positiveDuration, '600', 'Seconds between database reloads', notYet),
+  'database-validate': database(bool, 'true', 'Validate database tables at start-up', notYet),
 
   // ------------------------------------------------------------------ message store (reference §2.5)
   'storage-address': storage(
     url(STORAGE_SCHEMES, { example: 'directory:///var/spool/mtaq?depth=4' }),
     '',
     'Where message bodies are stored (mongodb://, sqlite://, mysql://, postgresql://, dir://, s3://, ...); empty = no store',
+    notYet,
   ),
-  'storage-policy': storage(oneOf(['all', 'out', 'in', 'none']), 'out', 'Which messages get their MIME moved into the store: all, out, in, none'),
-  'storage-ttl': storage(duration(), '3600', 'Seconds a stored body is kept beyond the max delivery time of its message'),
-  'storage-threads': storage(atLeastOne, '1', 'Store worker threads'),
-  'storage-timeout': storage(positiveDuration, '20', 'Seconds before a store fetch times out'),
-  'storage-reschedule': storage(positiveDuration, '120', 'Seconds before a message is retried after a store timeout'),
+  'storage-policy': storage(oneOf(['all', 'out', 'in', 'none']), 'out', 'Which messages get their MIME moved into the store: all, out, in, none', notYet),
+  'storage-ttl': storage(duration(), '3600', 'Seconds a stored body is kept beyond the max delivery time of its message', notYet),
+  'storage-threads': storage(atLeastOne, '1', 'Store worker threads', notYet),
+  'storage-timeout': storage(positiveDuration, '20', 'Seconds before a store fetch times out', notYet),
+  'storage-reschedule': storage(positiveDuration, '120', 'Seconds before a message is retried after a store timeout', notYet),
 
   // ------------------------------------------------------------------ logging
   'log-level': logging(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info', 'Least severe level written to the process log'),
-  'application-log': logging(textList, '', 'Application log targets: stdout, stderr, syslog or file paths', { aliases: ['error-log'] }),
-  'send-log-file': logging(text({ describe: 'path' }), 'send.log', 'File with one line per delivery attempt; empty = off'),
-  'send-log-format': logging(text({ describe: 'template' }), SEND_LOG_FORMAT, 'Template of a send-log line ({$email.x}, {$result.x}, {$attempt}, {$date})'),
-  'send-bin-log-file': logging(text({ describe: 'path' }), '', 'Binary send log file; empty = off'),
-  'received-log-file': logging(text({ describe: 'path' }), '', 'File with one line per received message; empty = off'),
-  'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json}, {$report}, {$date}, {$time})'),
+  'application-log': logging(textList, '', 'Application log targets: stdout, stderr, syslog or file paths', { ...notYet, aliases: ['error-log'] }),
+  'send-log-file': logging(text({ describe: 'path' }), 'send.log', 'File with one line per delivery attempt; empty = off', notYet),
+  'send-log-format': logging(text({ describe: 'template' }), SEND_LOG_FORMAT, 'Template of a send-log line ({$email.x}, {$result.x}, {$attempt}, {$date})', notYet),
+  'send-bin-log-file': logging(text({ describe: 'path' }), '', 'Binary send log file; empty = off', notYet),
+  'received-log-file': logging(text({ describe: 'path' }), '', 'File with one line per received message; empty = off', notYet),
+  'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json}, {$report}, {$date}, {$time})', notYet),
 
   // ------------------------------------------------------------------ cluster (reference §9)
-  'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address'),
-  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages'),
-  'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://'),
-  'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers'),
+  'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address', notYet),
+  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages', notYet),
+  'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://', notYet),
+  'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers', notYet),
 
   // ------------------------------------------------------------------ process
-  lock: proc(text({ describe: 'path' }), '/tmp/mtaq.pid', 'PID/lock file; must differ per instance'),
-  user: proc(noSpaces, '', 'Drop privileges to this user after binding ports; empty = stay'),
+  lock: proc(text({ describe: 'path' }), '/tmp/mtaq.pid', 'PID/lock file; must differ per instance', notYet),
+  user: proc(noSpaces, '', 'Drop privileges to this user after binding ports; empty = stay', notYet),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
-  'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set'),
-  'rabbitmq-user': legacy(text(), '', 'Broker user; builds rabbitmq-address when that is not set'),
-  'rabbitmq-password': legacy(secretText, '', 'Broker password; builds rabbitmq-address when that is not set', { secret: true }),
-  'rabbitmq-vhost': legacy(text(), '', 'Broker vhost; builds rabbitmq-address when that is not set'),
-  license: legacy(text({ describe: 'path' }), '', 'MailerQ licence file (accepted, ignored)'),
+  'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set', buildsAddress),
+  'rabbitmq-user': legacy(text(), '', 'Broker user; builds rabbitmq-address when that is not set', buildsAddress),
+  'rabbitmq-password': legacy(secretText, '', 'Broker password; builds rabbitmq-address when that is not set', { ...buildsAddress, secret: true }),
+  'rabbitmq-vhost': legacy(text(), '', 'Broker vhost; builds rabbitmq-address when that is not set', buildsAddress),
+  license: legacy(text({ describe: 'path' }), '', 'MailerQ licence file (accepted, ignored)', notYet),
 } as const satisfies Readonly<Record<string, KeyDef<unknown>>>;
 
 export type Schema = typeof schema;
@@ -362,6 +387,7 @@ export function keyDef(key: ConfigKey): KeyDef<unknown> {
 export interface KeyInfo {
   readonly key: ConfigKey;
   readonly group: Group;
+  readonly status: KeyStatus;
   readonly type: string;
   /** Default in file syntax; `''` means empty. */
   readonly default: string;
@@ -376,6 +402,7 @@ export const keyInfo: readonly KeyInfo[] = Object.freeze(
     return Object.freeze({
       key,
       group: def.group,
+      status: def.status,
       type: def.type.describe,
       default: def.default,
       description: def.description,
