@@ -4,6 +4,7 @@ import { ConfigError, type ConfigWarning, type Origin } from './errors.js';
 import { InvalidValue, maskUrl } from './parsers.js';
 import { configKeys, keyDef, type Config, type ConfigKey } from './schema.js';
 import type { Setting } from './sources.js';
+import { unsupportedWarnings } from './unsupported.js';
 import { validate } from './validate.js';
 
 export const DEFAULT_ORIGIN: Origin = Object.freeze({ file: 'default', text: 'default' });
@@ -125,6 +126,8 @@ function derive(draft: Draft, errors: ConfigError[], warnings: ConfigWarning[]):
 export interface Source {
   readonly settings: readonly Setting[];
   readonly errors: readonly ConfigError[];
+  /** Found while reading (unknown keys); reported with this source's other warnings. */
+  readonly warnings?: readonly ConfigWarning[];
 }
 
 export interface Built {
@@ -144,7 +147,8 @@ export function buildConfig(sources: readonly Source[], warnings: ConfigWarning[
     const found = [...source.errors];
     applySource(draft, source.settings, found);
     // Report in reading order: file by file, line by line.
-    errors.push(...found.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+    errors.push(...found.sort(byLine));
+    warnings.push(...[...(source.warnings ?? []), ...unsupportedWarnings(source.settings)].sort(byLine));
   }
   derive(draft, errors, warnings);
   validate(draft, errors, warnings);
@@ -152,6 +156,10 @@ export function buildConfig(sources: readonly Source[], warnings: ConfigWarning[
   const config = Object.freeze(Object.fromEntries(configKeys.map((key) => [key, deepFreeze(draft.values.get(key))]))) as Config;
   const sourceTexts = new Map(configKeys.map((key) => [key, (draft.origins.get(key) as Origin).text]));
   return { config, warnings, sources: sourceTexts };
+}
+
+function byLine(a: { readonly line?: number | undefined }, b: { readonly line?: number | undefined }): number {
+  return (a.line ?? 0) - (b.line ?? 0);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -12,9 +12,12 @@ export {
   type ValueOf,
   type KeyDef,
   type KeyInfo,
+  type KeyStatus,
   type Group,
 } from './schema.js';
 export { parseAmqpAddresses } from './amqp.js';
+export { maskUrl } from './parsers.js';
+export { NO_EFFECT } from './unsupported.js';
 export type { Built } from './build.js';
 export type { Setting } from './sources.js';
 export type { ValueType, LimitRule } from './parsers.js';

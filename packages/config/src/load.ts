@@ -65,9 +65,7 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
       layers.push({ settings: [], errors: [error] });
       return;
     }
-    const read = readConfigText(text, name);
-    layers.push(read);
-    warnings.push(...read.warnings);
+    layers.push(readConfigText(text, name));
     files.push(name);
   };
 
@@ -80,7 +78,6 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
     readFile(LOCAL_CONFIG_FILE, undefined);
   }
   layers.push(argv, env);
-  warnings.push(...env.warnings);
 
   const built = buildConfig(layers, warnings);
   return { config: built.config, warnings: built.warnings, rest: argv.rest, sources: built.sources, files };

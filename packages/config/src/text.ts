@@ -3,6 +3,7 @@ import { ConfigError, type ConfigWarning, type Origin } from './errors.js';
 import { lookupKey, type Config, type ConfigKey } from './schema.js';
 import { readConfigText, type Setting } from './sources.js';
 import { unknownKeyMessage } from './suggest.js';
+import { unsupportedWarnings } from './unsupported.js';
 
 export interface ParsedText {
   /** Every recognised line, in file order. */
@@ -24,7 +25,8 @@ export function parseConfigText(text: string, fileName: string): ParsedText {
   if (errors.length > 0) throw ConfigError.aggregate(errors);
   const keys = new Set<ConfigKey>(read.settings.map((s) => s.key));
   const values = Object.fromEntries([...keys].map((key) => [key, draft.values.get(key)])) as Partial<Config>;
-  return { settings: read.settings, values, warnings: read.warnings };
+  const warnings = [...read.warnings, ...unsupportedWarnings(read.settings)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return { settings: read.settings, values, warnings };
 }
 
 /**

@@ -7,10 +7,10 @@ import { load, loadError, loadText, workdir } from './helpers.js';
 
 test('comments and blank lines are ignored; values are trimmed after the first colon', () => {
   const { config, warnings } = loadText(
-    ['# a comment', '', '   # indented comment', '\t', 'smtp-hostname:   mx.example.com   ', 'send-log-file: C:/logs/send.log', ''].join('\r\n'),
+    ['# a comment', '', '   # indented comment', '\t', 'smtp-hostname:   mx.example.com   ', 'delivery-folder: C:/mail/out', ''].join('\r\n'),
   );
   assert.equal(config['smtp-hostname'], 'mx.example.com');
-  assert.equal(config['send-log-file'], 'C:/logs/send.log');
+  assert.equal(config['delivery-folder'], 'C:/mail/out');
   assert.deepEqual(warnings, []);
 });
 

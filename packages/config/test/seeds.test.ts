@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { NO_EFFECT, type ConfigWarning } from '../src/index.js';
 import { loadText } from './helpers.js';
 
 // Config lines exactly as shown on MailerQ's "built-in SMTP server" page (seed 002), block by block.
@@ -52,19 +53,31 @@ const EXTRACT = `smtp-extract:       true
 
 const BLOCKS = [LISTEN, SOURCE_IPS, TLS, ACCESS, AUTH, CHECKS, SPAMD, PROXY, VALIDATE, CONNECTIONS, OTHER, EXTRACT];
 
+/** Keys of the page that mtaq accepts but does not act on yet: they load, with a "no effect" warning. */
+const NOT_YET = ['smtp-check', 'smtp-auth-results', 'spamassassin-host', 'spamassassin-port', 'smtp-connections'];
+
+/** Warnings other than "has no effect", and the keys those name. */
+function sortWarnings(warnings: readonly ConfigWarning[]): { other: string[]; noEffect: string[] } {
+  const noEffect = warnings.filter((w) => w.message.endsWith(`: ${NO_EFFECT}`));
+  return { other: warnings.filter((w) => !noEffect.includes(w)).map((w) => w.message), noEffect: noEffect.map((w) => w.key ?? '') };
+}
+
 test('seed 002: each example block of the SMTP page is accepted on its own', () => {
   for (const block of BLOCKS) {
     // A secure port needs a certificate and authentication needs STARTTLS, so those two blocks are
     // only complete (error- and warning-free) together with the TLS block.
     const text = block === LISTEN || block === AUTH ? block + TLS : block;
-    const { warnings } = loadText(text);
-    assert.deepEqual(warnings.map((w) => w.message), [], block);
+    const { other, noEffect } = sortWarnings(loadText(text).warnings);
+    assert.deepEqual(other, [], block);
+    assert.deepEqual(noEffect, NOT_YET.filter((key) => block.includes(`${key}:`)), block);
   }
 });
 
 test('seed 002: all example blocks together form a valid config', () => {
   const { config, warnings } = loadText(BLOCKS.join('\n'));
-  assert.deepEqual(warnings, []);
+  const { other, noEffect } = sortWarnings(warnings);
+  assert.deepEqual(other, []);
+  assert.deepEqual(noEffect, NOT_YET);
   assert.deepEqual(config['smtp-ip'], ['1.2.3.4']);
   assert.deepEqual(config['smtp-port'], [25, 2525, 1024, 1025, 1026]);
   assert.deepEqual(config['smtp-secure-port'], [2526]);
