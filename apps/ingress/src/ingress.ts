@@ -12,7 +12,7 @@ import {
   receivedProtocol,
   type SmtpIncomingMessage,
 } from '@mtaq/envelope';
-import { PublishError, SmtpReplyError } from '@mtaq/errors';
+import { PublishError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -20,7 +20,8 @@ import type { AccessPolicy } from './policy/access-policy.js';
 import type { Authenticator } from './policy/authenticator.js';
 import { ConnectionLimits } from './policy/connection-limits.js';
 import { buildIncoming } from './message/documents.js';
-import { smtpError, type SmtpCallbackError } from './smtp/callback-error.js';
+import { callbackError, smtpError, type SmtpCallbackError } from './smtp/callback-error.js';
+import { replies, replyError, replyText, type Reply } from './smtp/replies.js';
 import { MtaqSMTPServer, type MtaqServerOptions } from './smtp/server.js';
 import { mappedSourceIps } from './message/source-ip.js';
 
@@ -155,8 +156,8 @@ export class Ingress {
     const ip = session.remoteAddress;
     const refusal = this.#policy.connect(ip) ?? this.#limits.enter(ip);
     if (refusal) {
-      this.#log.info({ sid: session.id, remote: ip, reason: refusal.message }, 'connection refused');
-      callback(smtpError(refusal));
+      this.#log.info({ sid: session.id, remote: ip, reason: refusal.text }, 'connection refused');
+      callback(callbackError(refusal));
       return;
     }
     (session as { admitted?: boolean }).admitted = true;
@@ -165,20 +166,20 @@ export class Ingress {
 
   #onMailFrom(address: string, session: SMTPServerSession): SmtpCallbackError | null {
     const refusal = this.#checkAddress(address, 'sender', true) ?? this.#policy.mailFrom(address);
-    return refusal ? smtpError(refusal) : null;
+    return refusal ? callbackError(refusal) : null;
   }
 
   #onRcptTo(address: string, session: SMTPServerSession): SmtpCallbackError | null {
     const refusal = this.#checkAddress(address, 'recipient', false) ?? this.#policy.rcptTo(address, session);
-    if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.message }, 'recipient refused');
-    return refusal ? smtpError(refusal) : null;
+    if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.text }, 'recipient refused');
+    return refusal ? callbackError(refusal) : null;
   }
 
   /** `smtp-validate-address` (reference §8.3); the null sender `<>` is always allowed. */
-  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): SmtpReplyError | undefined {
+  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): Reply | undefined {
     if (address === '' && nullAllowed) return undefined;
     if (isValidMailbox(address, this.#config['smtp-validate-address'])) return undefined;
-    return new SmtpReplyError(`${role} address <${address}> is not a valid mailbox`, 553, '5.1.3');
+    return replies.invalidMailbox(role, address);
   }
 
   #onData(
@@ -193,7 +194,7 @@ export class Ingress {
     });
     stream.once('end', () => {
       if (stream.sizeExceeded) {
-        callback(smtpError(new SmtpReplyError('message exceeds fixed maximum message size', 552, '5.3.4')));
+        callback(smtpError(replyError(replies.messageTooBig)));
         return;
       }
       this.#queue(Buffer.concat(chunks), session).then(
@@ -250,10 +251,7 @@ export class Ingress {
       { mids: messages.map((m) => m['message-id']), from: messages[0]?.envelope, rcpts: messages.length, bytes: raw.length },
       'queued',
     );
-    return [
-      'Ok, your message has been queued using the following identifiers:',
-      ...messages.map((m) => `${m['message-id']} for ${m.recipient}`),
-    ].join('\n');
+    return replyText(replies.queued(messages.map((m) => ({ id: m['message-id'], recipient: m.recipient }))));
   }
 
   /**

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { SmtpReplyError } from '@mtaq/errors';
 
 export type AuthMethod = 'PLAIN' | 'LOGIN' | 'CRAM-MD5';
 
@@ -62,17 +61,6 @@ export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);
-}
-
-/**
- * The reply an ingress sends for a failed login: backend trouble is temporary (454, the client may
- * retry later), everything else is the RFC 4954 535 that does not say which part was wrong.
- */
-export function authFailureReply(result: AuthResult & { ok: false }): SmtpReplyError {
-  if (result.reason === 'unavailable') {
-    return new SmtpReplyError('Temporary authentication failure', 454, '4.7.0');
-  }
-  return new SmtpReplyError('Authentication credentials invalid', 535, '5.7.8');
 }
 
 const MASK = '****';

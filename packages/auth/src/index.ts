@@ -1,6 +1,5 @@
 export {
   AuthConfigError,
-  authFailureReply,
   maskAuthUrl,
   safeEqual,
   type AuthBackend,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AuthConfigError, authFailureReply, createAuthBackend, cramMd5Response, maskAuthUrl } from '../src/index.js';
+import { AuthConfigError, createAuthBackend, cramMd5Response, maskAuthUrl } from '../src/index.js';
 import { login } from './helpers.js';
 
 test('C23: hardcoded://alice:pw1,bob:pw2 — bob/pw2 succeeds, bob/pw1 fails', async () => {
@@ -57,14 +57,4 @@ test('maskAuthUrl hides hardcoded passwords and URL passwords', () => {
   assert.equal(maskAuthUrl('radius://nas1:s3cr3t@10.0.0.1:1812'), 'radius://nas1:****@10.0.0.1:1812');
   assert.equal(maskAuthUrl('https://u:p@x.test/check'), 'https://u:****@x.test/check');
   assert.equal(maskAuthUrl('ldap://host:389/dc=x'), 'ldap://host:389/dc=x');
-});
-
-test('authFailureReply: unavailable is a temporary 454, everything else 535 5.7.8', () => {
-  assert.equal(authFailureReply({ ok: false, reason: 'unavailable' }).responseCode, 454);
-  assert.equal(authFailureReply({ ok: false, reason: 'unavailable' }).status, '4.7.0');
-  for (const reason of ['invalid', 'network', 'insecure-password'] as const) {
-    const reply = authFailureReply({ ok: false, reason });
-    assert.equal(reply.responseCode, 535);
-    assert.equal(reply.status, '5.7.8');
-  }
 });

@@ -1,6 +1,6 @@
 import type { Config } from '@mtaq/config';
-import { SmtpReplyError } from '@mtaq/errors';
 import { CidrList } from '@mtaq/net';
+import { replies, type Reply } from '../smtp/replies.js';
 import { AddressPatterns } from './address-patterns.js';
 
 export interface Client {
@@ -41,27 +41,27 @@ export class AccessPolicy {
   }
 
   /** At connect: the block-list, and outsiders who could neither log in nor mail a local address (C10). */
-  connect(ip: string): SmtpReplyError | undefined {
+  connect(ip: string): Reply | undefined {
     if (this.#config['smtp-protection'] && this.#config['smtp-blocklist'].contains(ip)) {
-      return new SmtpReplyError(`${ip} is on the block-list`, 554, '5.7.1');
+      return replies.blocklisted(ip);
     }
     if (!this.isTrusted(ip) && !this.#authConfigured && this.#local.isEmpty) {
-      return new SmtpReplyError(`${ip} is not allowed to connect`, 554, '5.7.1');
+      return replies.connectNotAllowed(ip);
     }
     return undefined;
   }
 
-  mailFrom(address: string): SmtpReplyError | undefined {
+  mailFrom(address: string): Reply | undefined {
     if (!this.#senderAllow.isEmpty && !this.#senderAllow.matches(address)) {
-      return new SmtpReplyError(`sender <${address}> is not allowed here`, 550, '5.7.1');
+      return replies.senderNotAllowed(address);
     }
     return undefined;
   }
 
-  rcptTo(address: string, client: Client): SmtpReplyError | undefined {
-    if (this.#recipientDeny.matches(address)) return new SmtpReplyError(`recipient <${address}> is refused`, 550, '5.7.1');
+  rcptTo(address: string, client: Client): Reply | undefined {
+    if (this.#recipientDeny.matches(address)) return replies.recipientRefused(address);
     if (client.user || this.isTrusted(client.remoteAddress) || this.isLocal(address)) return undefined;
-    if (this.#authConfigured) return new SmtpReplyError('Authentication required', 530, '5.7.0');
-    return new SmtpReplyError(`relaying to <${address}> denied`, 554, '5.7.1');
+    if (this.#authConfigured) return replies.authenticationRequired;
+    return replies.relayingDenied(address);
   }
 }

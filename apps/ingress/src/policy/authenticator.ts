@@ -1,6 +1,5 @@
 import type { Config } from '@mtaq/config';
 import {
-  authFailureReply,
   createAuthBackend,
   CsvNetworks,
   CsvUsers,
@@ -9,10 +8,10 @@ import {
   type AuthMethod,
   type AuthResult,
 } from '@mtaq/auth';
-import { SmtpReplyError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import { CidrList } from '@mtaq/net';
-import { smtpError } from '../smtp/callback-error.js';
+import { callbackError } from '../smtp/callback-error.js';
+import { replies, type Reply } from '../smtp/replies.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 
 type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
@@ -90,7 +89,7 @@ export class Authenticator {
     const ip = session.remoteAddress;
     if (this.#throttle.blocked(ip)) {
       this.#log.warn({ sid: session.id, remote: ip }, 'AUTH refused: too many failed logins');
-      callback(smtpError(new SmtpReplyError('Too many failed logins, try again later', 454, '4.7.0')));
+      callback(callbackError(replies.loginThrottled));
       return;
     }
     void this.#authenticate(auth, ip).then((result) => {
@@ -102,7 +101,7 @@ export class Authenticator {
       }
       if (result.reason !== 'unavailable') this.#throttle.failure(ip);
       this.#log.warn({ sid: session.id, remote: ip, user: auth.username, method: auth.method, reason: result.reason }, 'authentication failed');
-      callback(smtpError(authFailureReply(result)));
+      callback(callbackError(authFailureReply(result)));
     });
   }
 
@@ -136,6 +135,14 @@ export class Authenticator {
     }
     return worst;
   }
+}
+
+/**
+ * The reply for a failed login: backend trouble is temporary (454, the client may retry later),
+ * everything else is the RFC 4954 535 that does not say which part was wrong.
+ */
+export function authFailureReply(result: AuthResult & { ok: false }): Reply {
+  return result.reason === 'unavailable' ? replies.authUnavailable : replies.authInvalid;
 }
 
 function parseColumns(text: string): { username: number; password: number; network?: number } {

@@ -1,4 +1,4 @@
-import { SmtpReplyError } from '@mtaq/errors';
+import { replies, type Reply } from '../smtp/replies.js';
 
 /**
  * Per-client-address caps on concurrent connections and on new connections per minute. Past them
@@ -15,12 +15,12 @@ export class ConnectionLimits {
   ) {}
 
   /** Counts the connection in, or says why not. Every admitted connection must be `leave`-d. */
-  enter(ip: string, now = Date.now()): SmtpReplyError | undefined {
+  enter(ip: string, now = Date.now()): Reply | undefined {
     if (this.perMinute > 0) {
       const times = (this.#recent.get(ip) ?? []).filter((t) => t > now - 60_000);
       if (times.length >= this.perMinute) {
         this.#recent.set(ip, times);
-        return new SmtpReplyError(`too many connections from ${ip} per minute, try again later`, 421, '4.7.0');
+        return replies.tooManyConnectionsPerMinute(ip);
       }
       times.push(now);
       this.#recent.set(ip, times);
@@ -28,7 +28,7 @@ export class ConnectionLimits {
     }
     const open = this.#open.get(ip) ?? 0;
     if (this.perIp > 0 && open >= this.perIp) {
-      return new SmtpReplyError(`too many concurrent connections from ${ip}`, 421, '4.7.0');
+      return replies.tooManyConcurrentConnections(ip);
     }
     this.#open.set(ip, open + 1);
     return undefined;

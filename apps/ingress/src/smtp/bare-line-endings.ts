@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { SMTPServerDataResult, SMTPServerDataStream } from 'smtp-server';
-import { CR, LF, replyError } from './command-lines.js';
+import { callbackError } from './callback-error.js';
+import { CR, LF } from './command-lines.js';
+import { replies } from './replies.js';
 
 export type DataCallback = (err?: Error | null, message?: string | SMTPServerDataResult[]) => void;
 
@@ -59,7 +61,7 @@ export function refuseBareLineEndings(raw: SMTPServerDataStream, callback: DataC
     if (answered || !ended) return;
     if (check.violation) {
       answered = true;
-      callback(replyError('5.6.11', `Message refused: ${check.violation} in message (RFC 5321 section 2.3.8)`, 554));
+      callback(callbackError(replies.bareLineEndingInMessage(check.violation)));
     } else if (verdict) {
       answered = true;
       callback(...verdict);

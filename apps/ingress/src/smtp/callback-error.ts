@@ -1,6 +1,12 @@
-import { MtaqError } from '@mtaq/errors';
+import { MtaqError, PublishError } from '@mtaq/errors';
+import { replies, replyText, type Reply } from './replies.js';
 
 export type SmtpCallbackError = Error & { responseCode: number };
+
+/** A reply in the error shape smtp-server's callbacks take. */
+export function callbackError(reply: Reply): SmtpCallbackError {
+  return Object.assign(new Error(replyText(reply)), { responseCode: reply.code });
+}
 
 /**
  * The error shape smtp-server's callbacks take: `responseCode` plus a message that starts with the
@@ -8,6 +14,7 @@ export type SmtpCallbackError = Error & { responseCode: number };
  * one of our typed errors is a local fault: 451 4.3.0, and the client retries.
  */
 export function smtpError(err: unknown): SmtpCallbackError {
+  if (err instanceof PublishError) return callbackError(replies.notQueued(err.message));
   if (err instanceof MtaqError) return Object.assign(new Error(err.reply), { responseCode: err.responseCode });
-  return Object.assign(new Error('4.3.0 local error in processing'), { responseCode: 451 });
+  return callbackError(replies.localError);
 }

@@ -28,10 +28,6 @@ export function lineLimit(line: Buffer, saslResponse: boolean): number {
   }
 }
 
-export function replyError(status: string, text: string, responseCode: number): Error & { responseCode: number } {
-  return Object.assign(new Error(`${status} ${text}`), { responseCode });
-}
-
 /**
  * smtp-server's command parser, unchanged except that it remembers how each command line ended.
  *

@@ -7,6 +7,7 @@ import { SMTPConnection, socketTimeout, type SMTPConnectionOptions } from 'smtp-
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { refuseBareLineEndings, type DataCallback } from './bare-line-endings.js';
 import { CR, lineLimit, StrictSMTPStream } from './command-lines.js';
+import { libraryReplies, replies, replyText, type Reply } from './replies.js';
 
 export interface MtaqServerOptions extends SMTPServerOptions {
   /**
@@ -51,7 +52,7 @@ class MtaqConnection extends SMTPConnection {
     this._setListeners(() => {
       const options = this._server.options as MtaqServerOptions;
       if (options.maxClients && this._server.connections.size > options.maxClients) {
-        this.send(421, '4.7.0 Too many connected clients, try again in a moment');
+        this.#reply(replies.tooManyClients);
         return;
       }
       const delay = options.greetingDelay(this.remoteAddress);
@@ -65,10 +66,10 @@ class MtaqConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     const delivered = code === 250 && context === 'DATA_OK';
-    if (code === 538) {
+    if (code === libraryReplies.authBeforeStartTls.code) {
       // smtp-server's non-standard 538 for AUTH before STARTTLS; RFC 3207 / the reference say 530 5.7.0
-      code = 530;
-      data = '5.7.0 Must issue a STARTTLS command first';
+      code = replies.startTlsFirst.code;
+      data = replyText(replies.startTlsFirst);
     }
     if (typeof data === 'string' && data.includes('\n')) data = data.split(/\r?\n/);
     if (code === 250 && Array.isArray(data) && !this.secure && !this._server.options.allowInsecureAuth) {
@@ -86,6 +87,10 @@ class MtaqConnection extends SMTPConnection {
     this.#countError(code, delivered);
   }
 
+  #reply(reply: Reply): void {
+    this.send(reply.code, replyText(reply));
+  }
+
   /**
    * Every 4xx/5xx reply to a command or message counts; accepted mail starts the count afresh
    * (Postfix's "errors without delivering mail"). At `maxErrors` the session ends with 421, right
@@ -98,7 +103,7 @@ class MtaqConnection extends SMTPConnection {
     }
     if (code < 400 || code === 421 || !this._ready || this._closing) return;
     const max = (this._server.options as MtaqServerOptions).maxErrors ?? 10;
-    if (++this.#errors >= max) this.send(421, `4.7.0 ${this.name} Error: too many errors, closing connection`);
+    if (++this.#errors >= max) this.#reply(replies.tooManyErrors(this.name));
   }
 
   override _onCommand(command: Buffer, callback?: () => void): void {
@@ -114,8 +119,8 @@ class MtaqConnection extends SMTPConnection {
     parser.on('error', (err: Error) => {
       // smtp-server's parser gives up on a line past maxCommandLength (16 KiB) without a line
       // end, and cannot go on after that: refuse it like any long line, then close
-      if (/too long/i.test(err.message)) this.send(500, '5.5.2 Line too long');
-      if (!this._closing) this.send(421, `4.7.0 ${this.name} Error: ${err.message}, closing connection`);
+      if (/too long/i.test(err.message)) this.#reply(replies.lineTooLong);
+      if (!this._closing) this.#reply(replies.unreadableInput(this.name, err.message));
     });
     return parser;
   }
@@ -134,21 +139,17 @@ class MtaqConnection extends SMTPConnection {
       this._onCommand(line, callback);
       return;
     }
-    let refusal: string | undefined;
-    let code = 500;
-    if (bareLf || line.includes(CR)) refusal = '5.5.2 Bare LF or CR in command line (RFC 5321 section 2.3.8)';
-    else if (line.length + 2 > lineLimit(line, this._nextHandler !== false)) refusal = '5.5.2 Line too long';
-    else if (this.#needsTls(line)) {
-      code = 530;
-      refusal = '5.7.0 Must issue a STARTTLS command first';
-    }
+    let refusal: Reply | undefined;
+    if (bareLf || line.includes(CR)) refusal = replies.bareLineEndingInCommand;
+    else if (line.length + 2 > lineLimit(line, this._nextHandler !== false)) refusal = replies.lineTooLong;
+    else if (this.#needsTls(line)) refusal = replies.startTlsFirst;
     if (refusal === undefined) {
       this._onCommand(line, callback);
       return;
     }
     // a SASL exchange does not survive a refused line
     this._nextHandler = false;
-    this.send(code, refusal);
+    this.#reply(refusal);
     const next = callback ?? ((): void => undefined);
     setImmediate(() => this._whenWritable(next));
   }
