@@ -345,6 +345,7 @@ export const schema = {
   // ------------------------------------------------------------------ process
   lock: proc(text({ describe: 'path' }), '/tmp/mtaq.pid', 'PID/lock file; must differ per instance', notYet),
   user: proc(noSpaces, '', 'Drop privileges to this user after binding ports; empty = stay', notYet),
+  'config-strict': proc(bool, 'false', 'Treat every configuration warning (unknown or unsupported keys, ignored settings) as an error: exit 78'),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
   'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set', buildsAddress),

@@ -122,6 +122,8 @@ export interface EnvRead extends SourceRead {
 }
 
 const ENV_PREFIX = 'MTAQ_';
+/** MTAQ_ variables that are not settings: MTAQ_DEBUG makes the CLI print stack traces. */
+const NOT_SETTINGS = new Set(['debug']);
 
 /** `MTAQ_SMTP_PORT=2600` → `smtp-port`; `MTAQ_CONFIG_FILE` names the config file. */
 export function readEnv(env: NodeJS.ProcessEnv): EnvRead {
@@ -134,6 +136,7 @@ export function readEnv(env: NodeJS.ProcessEnv): EnvRead {
       if (value !== '') read.configFile = { path: value, origin };
       continue;
     }
+    if (NOT_SETTINGS.has(name)) continue;
     const key = lookupKey(name);
     if (key === undefined) {
       read.warnings.push({ message: `${origin.text}: ${unknownKeyMessage(name)}`, file: 'environment' });

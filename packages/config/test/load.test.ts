@@ -179,8 +179,8 @@ test('unknown file keys warn with file:line and a suggestion, and do not fail', 
   assert.equal(warnings[1]?.message, 'etc/mtaq.conf:4: unknown key "www-port"');
 });
 
-test('unknown MTAQ_* environment variables warn', () => {
-  const { warnings } = load({ env: { MTAQ_SMTP_PROT: '25', MTAQ_SMTP_PORT: '25' } });
+test('unknown MTAQ_* environment variables warn (MTAQ_DEBUG is the CLI\'s own)', () => {
+  const { warnings } = load({ env: { MTAQ_SMTP_PROT: '25', MTAQ_SMTP_PORT: '25', MTAQ_DEBUG: '1' } });
   assert.equal(warnings.length, 1);
   assert.equal(warnings[0]?.message, 'environment MTAQ_SMTP_PROT: unknown key "smtp-prot" (did you mean "smtp-port"?)');
 });

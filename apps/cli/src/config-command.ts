@@ -1,0 +1,26 @@
+import { formatConfig, keyInfo, type LoadResult } from '@mtaq/config';
+import { EX_USAGE } from './exit-codes.js';
+
+/**
+ * `mtaq config check` prints the effective configuration (main has already refused a bad one and
+ * printed the warnings, or refused them too under --strict); `mtaq config keys` lists every key.
+ */
+export function configCommand(loaded: LoadResult, words: string[]): number {
+  const sub = words.find((word) => !word.startsWith('-')) ?? 'check';
+  if (sub === 'check') {
+    process.stdout.write(formatConfig(loaded.config));
+    const count = loaded.warnings.length;
+    process.stderr.write(`configuration is valid${count > 0 ? ` (${count} warning${count > 1 ? 's' : ''} above)` : ''}\n`);
+    return 0;
+  }
+  if (sub === 'keys') {
+    // status before the default: a few defaults are long templates and would push it out of line
+    process.stdout.write(`${'KEY'.padEnd(33)} ${'STATUS'.padEnd(11)} ${'DEFAULT'.padEnd(36)} MEANING\n`);
+    for (const info of keyInfo) {
+      process.stdout.write(`${info.key.padEnd(33)} ${info.status.padEnd(11)} ${info.default.padEnd(36)} ${info.description}\n`);
+    }
+    return 0;
+  }
+  process.stderr.write(`mtaq config: unknown subcommand "${sub}" (expected check or keys; see mtaq config --help)\n`);
+  return EX_USAGE;
+}
