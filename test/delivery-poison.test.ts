@@ -137,6 +137,18 @@ describe('delivery: poison messages are settled once, never looped', () => {
     assert.equal(await depth(q.dsn), 0, 'no bounce');
   });
 
+  test('validate-recipient strict: a worker\'s "not an address" is process/invalid, final, not sent, not bounced', async () => {
+    await broker.publishJson(outbox, { envelope: 's@example.com', recipient: 'not an address', mime: MIME('bad-rcpt'), dsn: { notify: 'FAILURE' } });
+    await until(async () => (await depth(q.failure)) >= 1, 'the refusal');
+    const [doc] = await drain(q.failure, 0);
+    assert.equal(lastEntry(doc!)['state'], 'process');
+    assert.equal(lastEntry(doc!)['result'], 'invalid');
+    assert.match(lastEntry(doc!)['description'] as string, /validate-recipient: strict/);
+    assert.equal(arrivals('bad-rcpt'), 0);
+    assert.equal(await depth(q.dsn), 0);
+    await drain(q.results, 0);
+  });
+
   test('a gzip bomb is refused by the size cap, not inflated', async () => {
     const bomb = gzipSync(Buffer.from(JSON.stringify({ recipient: 'e@x.test', mime: 'x'.repeat(80 * 1024 * 1024) })));
     broker.channel.sendToQueue(outbox, bomb, { persistent: true, contentEncoding: 'gzip' });

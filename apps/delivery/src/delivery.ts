@@ -22,6 +22,7 @@ import {
   resultDocument,
   resultEntry,
   targets,
+  unusableAddress,
   type AttemptOutcome,
   type Publication,
 } from './outcome/index.js';
@@ -135,6 +136,12 @@ export class Delivery {
       const reason = `its ${loop.kind} queue "${loop.queue}" is a queue delivery consumes from; publishing there would send it again and again`;
       log.error({ queue: loop.queue }, 'refused: result queue loops back into delivery');
       await this.#refuse(message, resultEntry({ state: 'process', result: 'invalid', description: reason }, now), log);
+      return 'ack';
+    }
+    const unusable = unusableAddress(message, this.#config);
+    if (unusable) {
+      log.warn({ reason: unusable }, 'unusable address');
+      await this.#conclude(message, resultEntry({ state: 'process', result: 'invalid', description: unusable }, now), identity, context, log);
       return 'ack';
     }
     const early = parkDelay(message, now);

@@ -32,3 +32,4 @@ export { resultDocument, retryDocument, retryCopy, extract, type ResultDocumentO
 export { buildDsn, wantsDsn, notifyEvents, rfc5322Date, type DsnEvent, type DsnOptions } from './dsn.js';
 export { conclude, type Conclusion, type Publication } from './conclusion.js';
 export { loopingQueue, consumedByDelivery } from './loops.js';
+export { unusableAddress } from './input.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { conclude, consumedByDelivery, loopingQueue, resultEntry } from '../../src/outcome/index.js';
+import { conclude, consumedByDelivery, loopingQueue, resultEntry, unusableAddress } from '../../src/outcome/index.js';
 import { message, T, testConfig } from './helpers.js';
 
 const config = testConfig({ 'rabbitmq-outbox': 'out', 'rabbitmq-results': 'res', 'rabbitmq-retry': 'rq', 'rabbitmq-dsn': 'out' });
@@ -36,4 +36,16 @@ test('result queues that delivery consumes from are loops; the dsn queue is not'
   assert.deepEqual(loopingQueue(message({ queues: { retry: 'out.delay.5' } }), config), { kind: 'retry', queue: 'out.delay.5' });
   assert.equal(loopingQueue(message({ queues: { dsn: 'out' } }), config), undefined);
   assert.equal(loopingQueue(message({ queues: { results: null } }), config), undefined);
+});
+
+test('validate-recipient / validate-envelope: strict RFC mailboxes by default, local@domain when loose; <> is a valid envelope', () => {
+  const strict = testConfig({});
+  const loose = testConfig({ 'validate-recipient': 'loose', 'validate-envelope': 'loose' });
+  assert.match(unusableAddress(message({ recipient: 'not an address' }), strict) ?? '', /recipient "not an address" is not a valid address \(validate-recipient: strict\)/);
+  assert.match(unusableAddress(message({ recipient: 'not an address' }), loose) ?? '', /validate-recipient: loose/);
+  assert.match(unusableAddress(message({ recipient: 'a..b@example.org' }), strict) ?? '', /not a valid address/);
+  assert.equal(unusableAddress(message({ recipient: 'a..b@example.org' }), loose), undefined);
+  assert.match(unusableAddress(message({ envelope: 'broken@' }), strict) ?? '', /envelope "broken@"/);
+  assert.equal(unusableAddress(message({ envelope: '' }), strict), undefined);
+  assert.equal(unusableAddress(message(), strict), undefined);
 });
