@@ -115,8 +115,14 @@ export interface RowResult {
   readonly bounces: number;
   /** The sink got the dot, the client was gone before or while the 250 went out. */
   readonly dotNoReply: number;
-  /** 250 written, then a clean close without QUIT (a hint only; includes idle pooled connections). */
+  /** "250 read, then gone": a clean close within a second of the 250, nothing in between. */
   readonly hangupAfterReply: number;
+  /**
+   * Delivery duplicates neither explained by "dot sent, reply not read" nor by "250 read, then gone"
+   * on an earlier arrival of the same message: per message, arrivals − 1 − those two. What a sender
+   * could have avoided.
+   */
+  readonly unexplainedDuplicates: number;
   /** Messages in the failure queue that were not meant to fail (counted as lost unless delivered too). */
   readonly unexpectedFailures: number;
   /** From the first delivery start until every message settled and the queues drained. */
@@ -510,8 +516,13 @@ export class DrillEnvironment {
         if (duplicateFailures) notes.push(`${duplicateFailures} duplicate failure documents`);
       }
       if (sink.anonymous) notes.push(`${sink.anonymous} arrivals without a token`);
-      if (sink.hangupAfterReply) notes.push(`${sink.hangupAfterReply} hang-ups right after a 250`);
+      if (sink.hangupAfterReply) notes.push(`250 read, then gone: ${sink.hangupAfterReply}`);
       const deliveryDuplicates = sink.duplicates;
+      let unexplainedDuplicates = 0;
+      for (const record of sink.tokens.values()) {
+        if (record.arrivals > 1) unexplainedDuplicates += Math.max(0, record.arrivals - 1 - record.unread - record.hangups);
+      }
+      if (unexplainedDuplicates && unexplainedDuplicates !== deliveryDuplicates) notes.push(`${unexplainedDuplicates} duplicates unexplained by either`);
       if (settings.dumpDir) {
         const name = rowId(row).replace('/', '.');
         mkdirSync(settings.dumpDir, { recursive: true });
@@ -534,6 +545,7 @@ export class DrillEnvironment {
         bounces: bounces.length,
         dotNoReply: sink.dotNoReply,
         hangupAfterReply: sink.hangupAfterReply,
+        unexplainedDuplicates,
         unexpectedFailures,
         seconds,
         timedOut,
@@ -618,6 +630,7 @@ export function errorResult(row: DrillRow, published: number, error: Error): Row
     bounces: 0,
     dotNoReply: 0,
     hangupAfterReply: 0,
+    unexplainedDuplicates: 0,
     unexpectedFailures: 0,
     seconds: 0,
     timedOut: false,

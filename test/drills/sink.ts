@@ -10,11 +10,12 @@
  *   else the connection ended before the 250 was written, or was reset (ECONNRESET/EPIPE) once it
  *   was — a process that dies with unread data in its socket makes the kernel send RST. Those are
  *   the duplicates a kill -9 of delivery legitimately causes: the sender cannot know the message
- *   arrived. A clean close (FIN) right after the 250, without QUIT, is counted apart
- *   (`hangupAfterReply`): the client may have read the reply before it went away.
+ *   arrived.
+ * - "250 read, then gone" (`hangupAfterReply`): a clean close (FIN, so nothing was left unread)
+ *   within a second of the 250, with no QUIT or other command in between: the client most likely
+ *   read the reply and died before it could record it — a duplicate no sender can rule out either.
+ *   A pooled connection that sat idle for longer after its last reply is not counted.
  * - RCPT TO addresses matching `reject` are refused with `550 5.1.1` (a permanent failure).
- * - `hangupAfterReply` also counts pooled connections that sat idle after their last message when
- *   the client died; it is a hint, not a count of duplicates.
  */
 
 import net from 'node:net';
@@ -31,6 +32,8 @@ export interface TokenRecord {
   arrivals: number;
   /** Of those arrivals, how many were "dot sent, reply not read". */
   unread: number;
+  /** Of those arrivals, how many were "250 read, then gone" (see hangupAfterReply). */
+  hangups: number;
   rejects: number;
 }
 
@@ -48,7 +51,7 @@ export class DrillSink {
   arrivals = 0;
   /** Dot received, connection gone before or while the 250 went out. */
   dotNoReply = 0;
-  /** 250 written, then a clean close without QUIT or any other command. */
+  /** 250 written, then within a second a clean close without QUIT or any other command. */
   hangupAfterReply = 0;
   rejects = 0;
   connections = 0;
@@ -119,7 +122,7 @@ export class DrillSink {
   #record(token: string): TokenRecord {
     let record = this.tokens.get(token);
     if (!record) {
-      record = { arrivals: 0, unread: 0, rejects: 0 };
+      record = { arrivals: 0, unread: 0, hangups: 0, rejects: 0 };
       this.tokens.set(token, record);
     }
     return record;
@@ -136,7 +139,7 @@ export class DrillSink {
     let busy = false; // a reply to the dot is pending: the client must wait for it
     let gone = false;
     /** The last dot's transaction, until the client sends anything else. */
-    let pending: { record: TokenRecord | undefined; replied: boolean; counted: boolean } | undefined;
+    let pending: { record: TokenRecord | undefined; replied: boolean; repliedAt: number; counted: boolean } | undefined;
     let recipients: string[] = [];
 
     const countUnread = (): void => {
@@ -162,7 +165,10 @@ export class DrillSink {
     socket.on('end', () => {
       if (pending && !pending.counted) {
         if (!pending.replied) countUnread();
-        else this.hangupAfterReply++;
+        else if (Date.now() - pending.repliedAt <= 1000) {
+          this.hangupAfterReply++;
+          if (pending.record) pending.record.hangups++;
+        }
         pending.counted = true;
       }
       socket.end();
@@ -233,7 +239,7 @@ export class DrillSink {
       const record = token ? this.#record(token) : undefined;
       if (record) record.arrivals++;
       else this.anonymous++;
-      pending = { record, replied: false, counted: false };
+      pending = { record, replied: false, repliedAt: 0, counted: false };
       const transaction = pending;
       recipients = [];
       busy = true;
@@ -244,6 +250,7 @@ export class DrillSink {
           return;
         }
         transaction.replied = true;
+        transaction.repliedAt = Date.now();
         socket.write('250 2.0.0 Ok: queued\r\n', (err) => {
           if (err && pending === transaction) countUnread();
         });
