@@ -10,8 +10,8 @@ export function watchdog(pid: number, options: { group?: boolean; dir?: string }
   const target = options.group ? `-${pid}` : String(pid);
   const cleanup = options.dir ? `; rm -rf '${options.dir.replace(/'/g, '')}'` : '';
   const script = [
-    `while kill -0 ${process.pid} 2>/dev/null && kill -0 -- ${target} 2>/dev/null; do sleep 1; done`,
-    `if ! kill -0 ${process.pid} 2>/dev/null; then kill -9 -- ${target} 2>/dev/null${cleanup}; fi`,
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${target} 2>/dev/null; do sleep 1; done`,
+    `if ! kill -0 ${process.pid} 2>/dev/null; then kill -9 ${target} 2>/dev/null${cleanup}; fi`,
   ].join('; ');
   const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
   child.unref();
