@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -191,4 +191,64 @@ test('ingress, delivery and pipeline log the config files they read', async () =
     await broker.deleteQueues(queue);
     await broker.close();
   }
+});
+
+/** A delivery config of a test's own: its outbox, the folder method, plus `lines`. */
+function deliveryConfig(lines: string[]): { file: string; outbox: string } {
+  const outbox = uniqueName('cli-priv');
+  const file = writeConfig([`rabbitmq-address: ${AMQP_URL}`, `rabbitmq-outbox: ${outbox}`, `rabbitmq-inbox: ${outbox}`, 'redis-address:', 'delivery-method: folder', ...lines].join('\n'));
+  return { file, outbox };
+}
+
+test('user: delivery gives up root once started and runs as that user (tested as root)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'mtaq-priv-'));
+  chmodSync(folder, 0o777);
+  const { file, outbox } = deliveryConfig(['user: nobody', `delivery-folder: ${folder}/mail`]);
+  const mtaq = await startMtaq('delivery', ['--config-file', file]);
+  try {
+    for (let i = 0; i < 50 && !mtaq.logs.some((l) => l['msg'] === 'running as an unprivileged user'); i++) await new Promise((r) => setTimeout(r, 20));
+    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${mtaq.child.pid}/status`, 'utf8'));
+    const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString().trim());
+    assert.deepEqual([Number(uid?.[1]), Number(uid?.[2])], [nobody, nobody], 'real and effective uid are nobody');
+  } finally {
+    assert.equal(await mtaq.stop(), 0);
+    const broker = await TestBroker.open();
+    await broker.deleteQueues(outbox);
+    await broker.close();
+  }
+});
+
+test('user: a folder that user cannot write stops start-up with one line naming the key, exit 78', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const locked = mkdtempSync(join(tmpdir(), 'mtaq-priv-')); // 0700, root's
+  const { file, outbox } = deliveryConfig(['user: nobody', `delivery-folder: ${locked}/mail`]);
+  const { code, stderr } = await runCli(['delivery', '--config-file', file]);
+  assert.equal(code, 78);
+  assert.match(stderr, new RegExp(`delivery-folder: user "nobody" cannot write ${locked}/mail \\(EACCES\\)`));
+  const broker = await TestBroker.open();
+  await broker.deleteQueues(outbox);
+  await broker.close();
+});
+
+test('lock: a second instance with the same lock file refuses to start (exit 75); the file goes when the first stops', async () => {
+  const lock = join(mkdtempSync(join(tmpdir(), 'mtaq-lock-')), 'mtaq.pid');
+  const folder = mkdtempSync(join(tmpdir(), 'mtaq-lock-mail-'));
+  const { file, outbox } = deliveryConfig([`lock: ${lock}`, `delivery-folder: ${folder}`]);
+  const first = await startMtaq('delivery', ['--config-file', file]);
+  try {
+    assert.equal(readFileSync(lock, 'utf8').trim(), String(first.child.pid));
+    const second = await runCli(['delivery', '--config-file', file]);
+    assert.equal(second.code, 75);
+    assert.match(second.stderr, new RegExp(`lock: ${lock} is held by process ${first.child.pid}`));
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  assert.equal(existsSync(lock), false, 'removed at exit');
+  // a stale file (its process is gone) is taken over
+  writeFileSync(lock, '999999\n');
+  const third = await startMtaq('delivery', ['--config-file', file]);
+  assert.equal(readFileSync(lock, 'utf8').trim(), String(third.child.pid));
+  await third.stop();
+  const broker = await TestBroker.open();
+  await broker.deleteQueues(outbox);
+  await broker.close();
 });

@@ -8,3 +8,5 @@ export const EX_NOINPUT = 66;
 export const EX_UNAVAILABLE = 69;
 /** The configuration is wrong: a bad value, a refused broker login, warnings under config-strict. */
 export const EX_CONFIG = 78;
+/** Another instance holds the lock file: try again once it has stopped. */
+export const EX_TEMPFAIL = 75;

@@ -5,7 +5,9 @@ import { startDelivery } from '@mtaq/delivery';
 import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
 import { configCommand } from './config-command.js';
-import { EX_CONFIG, EX_USAGE } from './exit-codes.js';
+import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
+import { acquireLock, LockError, type Lock } from './lock-file.js';
+import { dropPrivileges, type WrittenPath } from './privileges.js';
 import { stopOnSignal } from './lifecycle.js';
 import { passwordCommand } from './password.js';
 import { queueCommand } from './queue-command.js';
@@ -21,21 +23,49 @@ async function serve(
   loaded: LoadResult,
   name: string,
   start: (config: Config, logger: Logger) => Promise<(() => Promise<void>) | undefined>,
+  writes: (config: Config) => WrittenPath[] = () => [],
 ): Promise<number> {
-  const logger = createLogger({ level: loaded.config['log-level'], name });
+  const config = loaded.config;
+  const logger = createLogger({ level: config['log-level'], name });
   // which files were read is the first thing to check when a setting seems to have no effect;
   // ingress workers (smtp-threads) load the same files, so only the primary says it
   if (cluster.isPrimary) logger.info({ files: loaded.files }, 'configuration loaded');
+  let lock: Lock | undefined;
+  if (cluster.isPrimary && config.lock !== '') {
+    try {
+      lock = acquireLock(config.lock);
+    } catch (err) {
+      process.stderr.write(`mtaq: ${(err as Error).message}\n`);
+      return err instanceof LockError ? EX_TEMPFAIL : EX_CONFIG;
+    }
+    process.on('exit', () => lock?.release());
+  }
+  let stop: (() => Promise<void>) | undefined;
   try {
-    const stop = await start(loaded.config, logger);
-    if (stop) stopOnSignal(logger, stop);
+    stop = await start(config, logger);
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, `${name} failed to start`);
     logger.flush();
     return 1;
   }
+  try {
+    // the ports are bound: root is no longer needed
+    const account = dropPrivileges(config.user, writes(config), lock ? [lock.path] : []);
+    if (account) logger.info({ user: config.user, uid: account.uid, gid: account.gid }, 'running as an unprivileged user');
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, `${name} cannot run as user ${config.user}`);
+    process.stderr.write(`mtaq: ${(err as Error).message}\n`);
+    await stop?.().catch(() => undefined);
+    logger.flush();
+    return EX_CONFIG;
+  }
+  if (stop) stopOnSignal(logger, stop);
   return -1; // keeps running until a signal
 }
+
+/** What delivery writes: the folder, unless it only relays over SMTP. */
+const deliveryWrites = (config: Config): WrittenPath[] =>
+  config['delivery-method'] === 'smtp' ? [] : [{ key: 'delivery-folder', path: config['delivery-folder'], folder: true }];
 
 const commands: Record<string, Command> = {
   ingress: (loaded) =>
@@ -44,10 +74,15 @@ const commands: Record<string, Command> = {
       return running ? () => running.stop() : undefined;
     }),
   delivery: (loaded) =>
-    serve(loaded, 'mtaq-delivery', async (config, logger) => {
-      const running = await startDelivery(config, logger);
-      return () => running.stop();
-    }),
+    serve(
+      loaded,
+      'mtaq-delivery',
+      async (config, logger) => {
+        const running = await startDelivery(config, logger);
+        return () => running.stop();
+      },
+      deliveryWrites,
+    ),
   pipeline: (loaded) =>
     serve(loaded, 'mtaq', async (config, logger) => {
       // delivery first: mail accepted by the ingress is picked up as soon as it is queued
@@ -60,7 +95,7 @@ const commands: Record<string, Command> = {
         await ingress.stop();
         await delivery.stop();
       };
-    }),
+    }, deliveryWrites),
   config: configCommand,
   password: (_loaded, words) => passwordCommand(words),
   queue: (loaded, words) => queueCommand(loaded.config, words),

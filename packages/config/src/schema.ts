@@ -343,8 +343,8 @@ export const schema = {
   'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers', notYet),
 
   // ------------------------------------------------------------------ process
-  lock: proc(text({ describe: 'path' }), '/tmp/mtaq.pid', 'PID/lock file; must differ per instance', notYet),
-  user: proc(noSpaces, '', 'Drop privileges to this user after binding ports; empty = stay', notYet),
+  lock: proc(text({ describe: 'path' }), '', 'PID file that also keeps a second instance with the same file from starting; empty = none (must differ per instance)'),
+  user: proc(noSpaces, '', 'Drop privileges to this user (name or uid) after binding ports; empty = stay'),
   'config-strict': proc(bool, 'false', 'Treat every configuration warning (unknown or unsupported keys, ignored settings) as an error: exit 78'),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
