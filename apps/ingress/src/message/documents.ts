@@ -1,6 +1,66 @@
 import { isUtf8 } from 'node:buffer';
-import type { SmtpIncomingMessage } from '@mtaq/envelope';
+import type { Config } from '@mtaq/config';
+import { extractMqHeaders, formatTime, receivedHeader, receivedProtocol, type SmtpIncomingMessage } from '@mtaq/envelope';
+import type { Logger } from '@mtaq/log';
 import type { SMTPServerSession } from 'smtp-server';
+import { mappedSourceIps } from './source-ip.js';
+
+export interface ComposeOptions {
+  readonly config: Config;
+  /** Trusted clients (and logged-in ones) may steer delivery with `x-mq-*` headers. */
+  readonly isTrusted: (ip: string) => boolean;
+  readonly nextId: () => string;
+  /** The session's logger. */
+  readonly log: Logger;
+}
+
+/**
+ * One received message as its documents: `x-mq-*` headers taken out (and honoured only for
+ * trusted or logged-in clients), our `Received:` on top, one JSON per recipient. Returns the
+ * documents and the body as received minus the `x-mq-*` headers (which the queue routing reads).
+ */
+export function composeDocuments(raw: Buffer, session: SMTPServerSession, options: ComposeOptions): { documents: SmtpIncomingMessage[]; body: Buffer } {
+  const { config, log } = options;
+  let body = raw;
+  let extracted: Record<string, unknown> = {};
+  if (config['smtp-extract']) {
+    const result = extractMqHeaders(raw);
+    body = result.mime;
+    for (const warning of result.warnings) log.warn({ warning }, 'ignored x-mq header');
+    // x-mq headers steer delivery (smarthost, source IP, envelope): only trusted or logged-in
+    // clients may use them; from anyone else they are removed and ignored
+    if (session.user || options.isTrusted(session.remoteAddress)) extracted = result.properties;
+    else if (Object.keys(result.properties).length) log.warn({ properties: Object.keys(result.properties) }, 'x-mq headers from an untrusted client removed');
+  }
+  const now = new Date();
+  const received = receivedHeader({
+    from: session.hostNameAppearsAs || '',
+    remoteIp: session.remoteAddress,
+    hostname: config['smtp-hostname'],
+    protocol: receivedProtocol({
+      esmtp: session.openingCommand !== 'HELO',
+      tls: session.secure,
+      auth: Boolean(session.user),
+      utf8: Boolean(session.envelope.smtpUtf8),
+    }),
+    id: session.id,
+    recipient: session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0]!.address : undefined,
+    tls: session.tlsOptions ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name } : undefined,
+    date: now,
+  });
+  const documents = buildIncoming(
+    {
+      received: formatTime(now),
+      hostname: config['smtp-hostname'],
+      mime: Buffer.concat([Buffer.from(received, 'utf8'), body]),
+      session,
+      extracted,
+      mappedIps: mappedSourceIps(session.localAddress, config['smtp-mappable-ips'], config['smtp-unmappable-ips']),
+    },
+    options.nextId,
+  );
+  return { documents, body };
+}
 
 export interface TransactionFacts {
   readonly received: string;

@@ -14,6 +14,9 @@ export interface Client {
  * networks) and authenticated users relay anywhere; everyone else may only mail Local Addresses.
  * Nothing here makes an open relay: with no ranges, no logins and no local addresses, an outside
  * client is refused at connect because there is nothing it could legitimately do.
+ *
+ * The checks answer with a promise (a refusal from the catalogue, or undefined), so one that has to
+ * ask something (Redis, DNS) fits in without changing its callers.
  */
 export class AccessPolicy {
   readonly #config: Config;
@@ -41,7 +44,7 @@ export class AccessPolicy {
   }
 
   /** At connect: the block-list, and outsiders who could neither log in nor mail a local address (C10). */
-  connect(ip: string): Reply | undefined {
+  async connect(ip: string): Promise<Reply | undefined> {
     if (this.#config['smtp-protection'] && this.#config['smtp-blocklist'].contains(ip)) {
       return replies.blocklisted(ip);
     }
@@ -51,14 +54,14 @@ export class AccessPolicy {
     return undefined;
   }
 
-  mailFrom(address: string): Reply | undefined {
+  async mailFrom(address: string): Promise<Reply | undefined> {
     if (!this.#senderAllow.isEmpty && !this.#senderAllow.matches(address)) {
       return replies.senderNotAllowed(address);
     }
     return undefined;
   }
 
-  rcptTo(address: string, client: Client): Reply | undefined {
+  async rcptTo(address: string, client: Client): Promise<Reply | undefined> {
     if (this.#recipientDeny.matches(address)) return replies.recipientRefused(address);
     if (client.user || this.isTrusted(client.remoteAddress) || this.isLocal(address)) return undefined;
     if (this.#authConfigured) return replies.authenticationRequired;

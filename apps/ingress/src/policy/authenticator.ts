@@ -10,11 +10,11 @@ import {
 } from '@mtaq/auth';
 import type { Logger } from '@mtaq/log';
 import { CidrList } from '@mtaq/net';
-import { callbackError } from '../smtp/callback-error.js';
 import { replies, type Reply } from '../smtp/replies.js';
-import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
 
-type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
+/** Who logged in, or the reply that refuses the attempt. */
+export type AuthDecision = { user: string } | { refusal: Reply };
 
 /**
  * SMTP AUTH for the ingress: every configured backend (`smtp-auth`, the ≤5.11 `smtp-username`
@@ -85,24 +85,25 @@ export class Authenticator {
     return this.#networks?.ranges ?? CidrList.empty;
   }
 
-  onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: AuthCallback): void {
+  /**
+   * One AUTH attempt: refused at once while the client address is throttled, else every backend
+   * in turn. Resolves with the user, or the refusal to send (never rejects for a backend's fault).
+   */
+  async authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<AuthDecision> {
     const ip = session.remoteAddress;
     if (this.#throttle.blocked(ip)) {
       this.#log.warn({ sid: session.id, remote: ip }, 'AUTH refused: too many failed logins');
-      callback(callbackError(replies.loginThrottled));
-      return;
+      return { refusal: replies.loginThrottled };
     }
-    void this.#authenticate(auth, ip).then((result) => {
-      if (result.ok) {
-        this.#throttle.success(ip);
-        this.#log.info({ sid: session.id, remote: ip, user: result.user, method: auth.method }, 'authenticated');
-        callback(null, { user: result.user });
-        return;
-      }
-      if (result.reason !== 'unavailable') this.#throttle.failure(ip);
-      this.#log.warn({ sid: session.id, remote: ip, user: auth.username, method: auth.method, reason: result.reason }, 'authentication failed');
-      callback(callbackError(authFailureReply(result)));
-    });
+    const result = await this.#authenticate(auth, ip);
+    if (result.ok) {
+      this.#throttle.success(ip);
+      this.#log.info({ sid: session.id, remote: ip, user: result.user, method: auth.method }, 'authenticated');
+      return { user: result.user };
+    }
+    if (result.reason !== 'unavailable') this.#throttle.failure(ip);
+    this.#log.warn({ sid: session.id, remote: ip, user: auth.username, method: auth.method, reason: result.reason }, 'authentication failed');
+    return { refusal: authFailureReply(result) };
   }
 
   async close(): Promise<void> {

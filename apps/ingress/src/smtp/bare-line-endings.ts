@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { SMTPServerDataResult, SMTPServerDataStream } from 'smtp-server';
-import { callbackError } from './callback-error.js';
+import { callbackError } from './callbacks.js';
 import { CR, LF } from './command-lines.js';
 import { replies } from './replies.js';
 

@@ -1,7 +1,12 @@
 import { MtaqError, PublishError } from '@mtaq/errors';
+import type { SMTPServerAuthenticationResponse } from 'smtp-server';
 import { replies, replyText, type Reply } from './replies.js';
 
 export type SmtpCallbackError = Error & { responseCode: number };
+
+type Callback = (err?: Error | null) => void;
+type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
+type DataCallback = (err?: Error | null, message?: string) => void;
 
 /** A reply in the error shape smtp-server's callbacks take. */
 export function callbackError(reply: Reply): SmtpCallbackError {
@@ -17,4 +22,35 @@ export function smtpError(err: unknown): SmtpCallbackError {
   if (err instanceof PublishError) return callbackError(replies.notQueued(err.message));
   if (err instanceof MtaqError) return Object.assign(new Error(err.reply), { responseCode: err.responseCode });
   return callbackError(replies.localError);
+}
+
+/*
+ * smtp-server calls its hooks with a node-style callback; ours are promises. These await one and
+ * answer the callback: a reply refuses, nothing accepts, a thrown error becomes its reply
+ * (smtpError). A hook may take as long as it needs (a Redis throttle, a DNS lookup): smtp-server
+ * reads no further command of that session until the callback is called.
+ */
+
+/** onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. */
+export function answer(check: Promise<Reply | undefined>, callback: Callback): void {
+  check.then(
+    (refusal) => callback(refusal ? callbackError(refusal) : null),
+    (err: unknown) => callback(smtpError(err)),
+  );
+}
+
+/** onAuth: the user who logged in, or the refusal. */
+export function answerAuth(check: Promise<{ user: string } | { refusal: Reply }>, callback: AuthCallback): void {
+  check.then(
+    (decision) => ('refusal' in decision ? callback(callbackError(decision.refusal)) : callback(null, { user: decision.user })),
+    (err: unknown) => callback(smtpError(err)),
+  );
+}
+
+/** onData: the reply to the message (250 with its queue ids), or the error that refused it. */
+export function answerData(outcome: Promise<Reply>, callback: DataCallback): void {
+  outcome.then(
+    (reply) => callback(null, replyText(reply)),
+    (err: unknown) => callback(smtpError(err)),
+  );
 }

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import test from 'node:test';
 import { MtaqError, PublishError, SmtpReplyError } from '@mtaq/errors';
 import { authFailureReply } from '../../src/policy/authenticator.js';
-import { callbackError, smtpError } from '../../src/smtp/callback-error.js';
+import { callbackError, smtpError } from '../../src/smtp/callbacks.js';
 import { libraryReplies, replies, replyError, replyText, type Reply } from '../../src/smtp/replies.js';
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');

@@ -1,0 +1,81 @@
+import type { Config } from '@mtaq/config';
+import { isValidMailbox } from '@mtaq/envelope';
+import type { Logger } from '@mtaq/log';
+import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
+import { replies, type Reply } from '../smtp/replies.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { AuthDecision, Authenticator } from './authenticator.js';
+import { ConnectionLimits } from './connection-limits.js';
+
+/**
+ * The policy checks of one SMTP session, one per stage, in the order reference §8 gives them.
+ * Each answers with a promise of a refusal from the reply catalogue (or undefined to go on);
+ * smtp-server's callbacks await them (smtp/callbacks.ts), so a check that has to ask Redis or DNS
+ * is one more `await` here.
+ */
+export class PolicyHooks {
+  readonly #config: Config;
+  readonly #access: AccessPolicy;
+  readonly #auth: Authenticator;
+  readonly #limits: ConnectionLimits;
+  readonly #log: Logger;
+  /** Sessions counted in by the connection limits, with the address they were counted under. */
+  readonly #admitted = new WeakMap<SMTPServerSession, string>();
+  /** Sessions whose client left, so one still being checked is not counted in afterwards. */
+  readonly #gone = new WeakSet<SMTPServerSession>();
+
+  constructor(deps: { config: Config; access: AccessPolicy; authenticator: Authenticator; logger: Logger }) {
+    this.#config = deps.config;
+    this.#access = deps.access;
+    this.#auth = deps.authenticator;
+    this.#limits = new ConnectionLimits(deps.config['smtp-connections-per-ip'], deps.config['smtp-connection-rate-per-ip']);
+    this.#log = deps.logger;
+  }
+
+  /** Reference §8.1 steps 3–4: block-list and relay policy, then the per-client connection caps. */
+  async connect(session: SMTPServerSession): Promise<Reply | undefined> {
+    const ip = session.remoteAddress;
+    let refusal = await this.#access.connect(ip);
+    if (!refusal && this.#gone.has(session)) return undefined;
+    refusal ??= this.#limits.enter(ip);
+    if (refusal) {
+      this.#log.info({ sid: session.id, remote: ip, reason: refusal.text }, 'connection refused');
+      return refusal;
+    }
+    this.#admitted.set(session, ip);
+    return undefined;
+  }
+
+  /** The session ended: its place under the connection limits is free again. */
+  closed(session: SMTPServerSession): void {
+    this.#gone.add(session);
+    const ip = this.#admitted.get(session);
+    if (ip === undefined) return;
+    this.#admitted.delete(session);
+    this.#limits.leave(ip);
+  }
+
+  /** Reference §8.2: the failed-login throttle, then the AUTH backends. */
+  authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<AuthDecision> {
+    return this.#auth.authenticate(auth, session);
+  }
+
+  /** Reference §8.3: `smtp-validate-address`, then `smtp-sender-allow`. */
+  async mailFrom(address: string, _session: SMTPServerSession): Promise<Reply | undefined> {
+    return this.#checkAddress(address, 'sender', true) ?? (await this.#access.mailFrom(address));
+  }
+
+  /** Reference §8.3: `smtp-validate-address`, `smtp-recipient-deny`, then the relay rule. */
+  async rcptTo(address: string, session: SMTPServerSession): Promise<Reply | undefined> {
+    const refusal = this.#checkAddress(address, 'recipient', false) ?? (await this.#access.rcptTo(address, session));
+    if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.text }, 'recipient refused');
+    return refusal;
+  }
+
+  /** `smtp-validate-address` (reference §8.3); the null sender `<>` is always allowed. */
+  #checkAddress(address: string, role: 'sender' | 'recipient', nullAllowed: boolean): Reply | undefined {
+    if (address === '' && nullAllowed) return undefined;
+    if (isValidMailbox(address, this.#config['smtp-validate-address'])) return undefined;
+    return replies.invalidMailbox(role, address);
+  }
+}

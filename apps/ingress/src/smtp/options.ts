@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '@mtaq/config';
+import type { CidrList, ProxyProtocolError } from '@mtaq/net';
+import type { SMTPServerOptions } from 'smtp-server';
+
+export interface MtaqServerOptions extends SMTPServerOptions {
+  /**
+   * Milliseconds to hold the 220 greeting for this client. smtp-server hard-codes 100 ms of
+   * early-talker detection, which caps a short-lived session at ~10 messages/s; we make it policy.
+   */
+  greetingDelay(remoteAddress: string): number;
+  /**
+   * `smtp-proxy`: peers whose connections must start with a PROXY v1 or v2 header. The client
+   * address in it is the session's from then on (onConnect checks, Received, JSON `connection`).
+   * Other peers are never parsed for one: a `PROXY` line from them is just an unknown command.
+   */
+  proxy?: CidrList;
+  /** Milliseconds a listed peer may take to deliver its header; default `socketTimeout`. */
+  proxyTimeout?: number;
+  /** Told about every header that could not be read; the socket is already destroyed. */
+  onProxyError?(err: ProxyProtocolError, peer: string): void;
+  /**
+   * `smtp-max-errors`: error replies (4xx/5xx to commands or messages) a session may collect
+   * without delivering mail before it is closed with `421 4.7.0`. Default 10.
+   */
+  maxErrors?: number;
+  /** `smtp-require-tls`: nothing but EHLO/HELO/STARTTLS/NOOP/RSET/QUIT before TLS (530 5.7.0). */
+  requireTls?: boolean;
+}
+
+export interface TlsFiles {
+  key?: Buffer;
+  cert?: Buffer;
+  ciphers?: string;
+}
+
+/** `smtp-certificate` / `smtp-key` / `smtp-ciphers`, read once for every listener (none without both files). */
+export function tlsOptions(config: Config): TlsFiles {
+  if (!config['smtp-certificate'] || !config['smtp-key']) return {};
+  return {
+    cert: readFileSync(config['smtp-certificate']),
+    key: readFileSync(config['smtp-key']),
+    ...(config['smtp-ciphers'] ? { ciphers: config['smtp-ciphers'] } : {}),
+  };
+}
+
+/**
+ * The config as smtp-server options for one listener, everything but the hooks. `auth` is what
+ * the AUTH backends offer: no backend, no AUTH (the command is not even advertised).
+ */
+export function serverOptions(
+  config: Config,
+  listener: { secure: boolean; tls: TlsFiles; auth: { configured: boolean; mechanisms: string[] } },
+): MtaqServerOptions {
+  const { secure, tls, auth } = listener;
+  const delayMs = config['smtp-greeting-delay'] * 1000;
+  const exempt = config['smtp-greeting-delay-exempt'];
+  return {
+    ...tls,
+    secure,
+    name: config['smtp-hostname'],
+    size: config['smtp-maxsize'],
+    rejectOversized: true,
+    socketTimeout: config['smtp-timeout'] * 1000,
+    maxRecipients: config['smtp-max-recipients'],
+    // smtp-max-errors: 4xx/5xx replies without delivering mail before 421 4.7.0 (connection.ts)
+    maxErrors: config['smtp-max-errors'],
+    requireTls: config['smtp-require-tls'],
+    // smtp-proxy: listed peers start with a PROXY v1/v2 header; its client address is the session's
+    proxy: config['smtp-proxy'],
+    // smtp-server's own check answers 501; we validate per smtp-validate-address and answer 553
+    lenientAddressParsing: true,
+    hideSTARTTLS: !tls.cert,
+    hideDSN: !config['dsn-advertise'],
+    hideENHANCEDSTATUSCODES: false,
+    // no backend, no AUTH: the command is not even advertised
+    ...(auth.configured ? {} : { disabledCommands: ['AUTH'] }),
+    authMethods: auth.mechanisms,
+    allowInsecureAuth: config['smtp-auth-insecure'],
+    authOptional: true,
+    ...(config['smtp-connections-in'] > 0 ? { maxClients: config['smtp-connections-in'] } : {}),
+    disableReverseLookup: true,
+    logger: false,
+    greetingDelay: (ip) => (delayMs > 0 && !exempt.contains(ip) ? delayMs : 0),
+  };
+}
