@@ -29,3 +29,5 @@ export {
 } from './passwords.js';
 export { cramMd5Verify, cramMd5Response } from './cram-md5.js';
 export { LoginThrottle, type LoginThrottleOptions } from './throttle.js';
+export { clientKey } from './throttle.js';
+export { AuthGuard, accountDelay, accountHash, type AuthGuardOptions } from './guard.js';

@@ -88,6 +88,14 @@ function recent(times: number[], cutoff: number): number[] {
   return first < 0 ? [] : first === 0 ? times : times.slice(first);
 }
 
+/**
+ * The unit a client address is counted in: the address itself for IPv4 (IPv4-mapped IPv6
+ * included), the /64 (`2001:db8:1:2::/64`) for IPv6.
+ */
+export function clientKey(ip: string): string {
+  return keyOf(ip);
+}
+
 function keyOf(ip: string): string {
   const address = normalizeIp(ip);
   if (isIP(address) !== 6) return address;

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '@mtaq/config';
 import {
   createAuthBackend,
   CsvNetworks,
   CsvUsers,
-  LoginThrottle,
+  AuthGuard,
   type AuthBackend,
   type AuthMethod,
   type AuthResult,
@@ -18,20 +19,34 @@ export type AuthDecision = { user: string } | { refusal: Reply };
 
 /**
  * SMTP AUTH for the ingress: every configured backend (`smtp-auth`, the ≤5.11 `smtp-username`
- * pair, the concentrator CSV) tried in order, failed logins throttled per client address. Logs
+ * pair, the concentrator CSV) tried in order. In front of them the {@link AuthGuard}: failed logins
+ * throttled per client address (IPv6 per /64), a growing delay per account (never a lockout), and
+ * at most `smtp-auth-concurrency` checks at once; counters shared through `redis-address`. Logs
  * name the user and the client, never the password.
  */
 export class Authenticator {
   readonly #backends: AuthBackend[];
-  readonly #throttle: LoginThrottle;
+  readonly #guard: AuthGuard;
+  readonly #checkTimeoutMs: number;
   readonly #log: Logger;
   readonly #networks: CsvNetworks | undefined;
 
   private constructor(backends: AuthBackend[], networks: CsvNetworks | undefined, config: Config, logger: Logger) {
     this.#backends = backends;
     this.#networks = networks;
-    this.#throttle = new LoginThrottle({ maxFailures: config['smtp-auth-max-failures'], window: config['smtp-auth-failure-window'] });
     this.#log = logger.child({ component: 'auth' });
+    this.#checkTimeoutMs = config['smtp-auth-timeout'] * 1000;
+    this.#guard = new AuthGuard({
+      maxFailures: config['smtp-auth-max-failures'],
+      failureWindow: config['smtp-auth-failure-window'],
+      delay: config['smtp-auth-delay'],
+      maxDelay: config['smtp-auth-delay-max'],
+      accountWindow: config['smtp-auth-account-window'],
+      concurrency: config['smtp-auth-concurrency'],
+      // no backend, no AUTH: no Redis connection either
+      redis: backends.length > 0 ? config['redis-address'] : '',
+      logger: this.#log,
+    });
   }
 
   /** Builds and starts (loads CSVs) everything the config asks for; throws on a bad backend URL or file. */
@@ -86,28 +101,50 @@ export class Authenticator {
   }
 
   /**
-   * One AUTH attempt: refused at once while the client address is throttled, else every backend
-   * in turn. Resolves with the user, or the refusal to send (never rejects for a backend's fault).
+   * One AUTH attempt: refused at once while the client address is throttled; else it waits its
+   * account's delay and a free check slot (454 4.7.0 if none comes within `smtp-auth-timeout`),
+   * the address is checked again, then every backend in turn. Resolves with the user, or the
+   * refusal to send (never rejects for a backend's fault).
    */
   async authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<AuthDecision> {
     const ip = session.remoteAddress;
-    if (this.#throttle.blocked(ip)) {
+    const throttled = (): AuthDecision => {
       this.#log.warn({ sid: session.id, remote: ip }, 'AUTH refused: too many failed logins');
       return { refusal: replies.loginThrottled };
+    };
+    if (await this.#guard.addressBlocked(ip)) return throttled();
+    const account = auth.username ?? '';
+    const wait = await this.#guard.accountAttempt(account);
+    if (wait > 0) {
+      this.#log.debug({ sid: session.id, remote: ip, user: account, delayMs: wait }, 'AUTH delayed: recent attempts on this account');
+      await sleep(wait);
     }
-    const result = await this.#authenticate(auth, ip);
+    const release = await this.#guard.acquire(this.#checkTimeoutMs);
+    if (release === undefined) {
+      this.#log.warn({ sid: session.id, remote: ip, user: account }, 'AUTH refused: too many password checks at once');
+      return { refusal: replies.authUnavailable };
+    }
+    let result: AuthResult;
+    try {
+      // parallel attempts from one address all passed the first look: the failures they added count now
+      if (await this.#guard.addressBlocked(ip)) return throttled();
+      result = await this.#authenticate(auth, ip);
+    } finally {
+      release();
+    }
     if (result.ok) {
-      this.#throttle.success(ip);
+      await this.#guard.success(ip, account);
       this.#log.info({ sid: session.id, remote: ip, user: result.user, method: auth.method }, 'authenticated');
       return { user: result.user };
     }
-    if (result.reason !== 'unavailable') this.#throttle.failure(ip);
+    if (result.reason !== 'unavailable') await this.#guard.addressFailure(ip);
     this.#log.warn({ sid: session.id, remote: ip, user: auth.username, method: auth.method, reason: result.reason }, 'authentication failed');
     return { refusal: authFailureReply(result) };
   }
 
   async close(): Promise<void> {
     for (const backend of this.#backends) await backend.close?.();
+    await this.#guard.close();
     await this.#networks?.close();
   }
 

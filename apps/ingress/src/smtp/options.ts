@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '@mtaq/config';
 import type { CidrList, ProxyProtocolError } from '@mtaq/net';
@@ -32,12 +33,19 @@ export interface TlsFiles {
   key?: Buffer;
   cert?: Buffer;
   ciphers?: string;
+  secureOptions?: number;
 }
 
-/** `smtp-certificate` / `smtp-key` / `smtp-ciphers`, read once for every listener (none without both files). */
+/**
+ * `smtp-certificate` / `smtp-key` / `smtp-ciphers`, read once for every listener (none without both
+ * files). Client-initiated renegotiation (TLS 1.2 and older; 1.3 has none) is refused: each one
+ * costs the server a full handshake, and Node would otherwise allow 3 per connection.
+ */
 export function tlsOptions(config: Config): TlsFiles {
   if (!config['smtp-certificate'] || !config['smtp-key']) return {};
   return {
+    // smtp-server hands these to tls.createSecureContext for STARTTLS and the implicit-TLS port alike
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     cert: readFileSync(config['smtp-certificate']),
     key: readFileSync(config['smtp-key']),
     ...(config['smtp-ciphers'] ? { ciphers: config['smtp-ciphers'] } : {}),
