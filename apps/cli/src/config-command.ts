@@ -1,4 +1,4 @@
-import { formatConfig, keyInfo, type LoadResult } from '@mtaq/config';
+import { exposureWarnings, formatConfig, keyInfo, type LoadResult } from '@mtaq/config';
 import { EX_USAGE } from './exit-codes.js';
 
 /**
@@ -9,7 +9,9 @@ export function configCommand(loaded: LoadResult, words: string[]): number {
   const sub = words.find((word) => !word.startsWith('-')) ?? 'check';
   if (sub === 'check') {
     process.stdout.write(formatConfig(loaded.config));
-    const count = loaded.warnings.length;
+    const exposure = exposureWarnings(loaded.config);
+    for (const warning of exposure) process.stderr.write(`mtaq: warning: ${warning}\n`);
+    const count = loaded.warnings.length + exposure.length;
     process.stderr.write(`configuration is valid${count > 0 ? ` (${count} warning${count > 1 ? 's' : ''} above)` : ''}\n`);
     return 0;
   }

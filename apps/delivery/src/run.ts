@@ -56,7 +56,7 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     },
     idleTimeout: config['delivery-idle-timeout'],
     maxMessages: config['delivery-max-messages'],
-    gate: new LocalCapGate(config['smtp-connections-out'], { tryTake: (scope) => budgets.tryAcquireConnection(scope) }),
+    gate: new LocalCapGate(config['smtp-connections-out'], { tryTake: (scope) => budgets.tryAcquireConnection(scope) }, config['smtp-connections']),
     maxWait: MAX_SLOT_WAIT,
     logger,
   });

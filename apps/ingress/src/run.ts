@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { Config } from '@mtaq/config';
+import { exposureWarnings, type Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { connectFromConfig } from '@mtaq/queue';
 import { AccessPolicy } from './policy/access-policy.js';
@@ -14,6 +14,7 @@ export interface RunningIngress {
 
 /** One ingress process: broker connection, confirm publisher, SMTP listeners. */
 export async function startIngress(config: Config, logger: Logger): Promise<RunningIngress> {
+  if (cluster.isPrimary) for (const warning of exposureWarnings(config)) logger.warn(warning);
   const { broker, publisher } = await connectFromConfig(config, logger, 'ingress');
   let authenticator: Authenticator | undefined;
   let listeners: Listener[];

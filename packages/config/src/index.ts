@@ -21,3 +21,4 @@ export { NO_EFFECT } from './unsupported.js';
 export type { Built } from './build.js';
 export type { Setting } from './sources.js';
 export type { ValueType, LimitRule } from './parsers.js';
+export { exposureWarnings } from './exposure.js';

@@ -44,8 +44,31 @@ export function lineLimit(line: Buffer, saslResponse: boolean): number {
 export class StrictSMTPStream extends SMTPStream {
   #bareLf: boolean[] = [];
   #taken = 0;
+  /** When the command line or message now arriving began (0: nothing pending), and its bytes so far. */
+  #unitStart = 0;
+  #unitBytes = 0;
+
+  /**
+   * Whether the command line or message now arriving has taken longer than `graceMs` and came
+   * slower than `bytesPerSecond` on average. Nothing pending (between commands) is never slow: an
+   * idle session is the idle timeout's business.
+   */
+  slowerThan(bytesPerSecond: number, graceMs: number, now = Date.now()): boolean {
+    // after the final dot, while the message is being queued, nothing is owed by the client
+    if (!this._dataMode && this._remainder.length === 0) {
+      this.#unitStart = 0;
+      this.#unitBytes = 0;
+      return false;
+    }
+    const elapsed = now - this.#unitStart;
+    return this.#unitStart > 0 && elapsed > graceMs && (this.#unitBytes * 1000) / elapsed < bytesPerSecond;
+  }
 
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+    if (chunk?.length) {
+      if (this.#unitStart === 0) this.#unitStart = Date.now();
+      this.#unitBytes += chunk.length;
+    }
     if (this._dataMode) {
       this.#bareLf = [];
       this.#taken = 0;
@@ -61,7 +84,14 @@ export class StrictSMTPStream extends SMTPStream {
         this.#bareLf.push((i > 0 ? chunk[i - 1] : before) !== CR);
       }
     }
-    super._write(chunk, encoding, next);
+    super._write(chunk, encoding, (err?: Error | null) => {
+      // a complete line (or message) leaves nothing behind: the next byte starts a new unit
+      if (!this._dataMode && this._remainder.length === 0) {
+        this.#unitStart = 0;
+        this.#unitBytes = 0;
+      }
+      next(err);
+    });
   }
 
   /** How the line being handed over now ended: true for a bare LF (false for the unterminated last line at EOF). */

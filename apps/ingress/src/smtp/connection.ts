@@ -1,3 +1,4 @@
+import { processConnections, overTotal } from '@mtaq/limits';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { CR, lineLimit, StrictSMTPStream } from './command-lines.js';
@@ -15,21 +16,71 @@ const ENHANCED_STATUS = /^[245]\.\d{1,3}\.\d{1,3} /;
  */
 export class MtaqConnection extends SMTPConnection {
   #errors = 0;
+  /** Greeted, so counted in `processConnections.inbound` until it closes. */
+  #counted = false;
+  #open = false;
+  #rateTimer: NodeJS.Timeout | undefined;
 
   override init(): void {
-    this._setListeners(() => {
-      const options = this._server.options as MtaqServerOptions;
-      if (options.maxClients && this._server.connections.size > options.maxClients) {
-        this.#reply(replies.tooManyClients);
-        return;
-      }
-      const delay = options.greetingDelay(this.remoteAddress);
-      if (delay <= 0) {
-        this.connectionReady();
-        return;
-      }
-      setTimeout(() => this.connectionReady(), delay).unref();
-    });
+    processConnections.accepted++;
+    this.#open = true;
+    this._setListeners(() => this.#admit(Date.now()));
+  }
+
+  override _onClose(): void {
+    super._onClose();
+    // smtp-server may get here more than once for one socket
+    if (!this.#open) return;
+    this.#open = false;
+    processConnections.accepted--;
+    clearInterval(this.#rateTimer);
+    if (this.#counted) processConnections.inbound--;
+  }
+
+  /**
+   * `smtp-connections-in` and `smtp-connections` (this process, in + out): the reference keeps a
+   * connection over the cap waiting in the accept backlog, which Node cannot do; so it is held here
+   * without a greeting until a slot frees, for at most `smtp-connections-wait`, then refused with
+   * 421. Near the descriptor limit a connection is refused at once: holding it would use one more.
+   */
+  #admit(since: number): void {
+    if (this._closing || this._socket.destroyed) return;
+    const options = this._server.options as MtaqServerOptions;
+    if (options.nearDescriptorLimit?.()) {
+      this.#reply(replies.outOfDescriptors);
+      return;
+    }
+    const full = (options.maxClients !== undefined && options.maxClients > 0 && processConnections.inbound >= options.maxClients) || overTotal(options.maxConnections ?? 0);
+    if (full) {
+      if (Date.now() - since >= (options.connectionsWaitMs ?? 0)) this.#reply(replies.tooManyClients);
+      else setTimeout(() => this.#admit(since), 50).unref();
+      return;
+    }
+    this.#counted = true;
+    processConnections.inbound++;
+    this.#watchRate(options);
+    const delay = options.greetingDelay(this.remoteAddress);
+    if (delay <= 0) {
+      this.connectionReady();
+      return;
+    }
+    setTimeout(() => this.connectionReady(), delay).unref();
+  }
+
+  /**
+   * `smtp-min-rate`: the idle timeout alone lets a client hold a session forever by sending one byte
+   * every few seconds. A command line or message that has been arriving for longer than the grace
+   * period must have come at the minimum rate, or the session ends with 421.
+   */
+  #watchRate(options: MtaqServerOptions): void {
+    const rate = options.minRate;
+    if (!rate || rate.bytesPerSecond <= 0) return;
+    this.#rateTimer = setInterval(() => {
+      const parser = this._parser as StrictSMTPStream | undefined;
+      if (!parser || this._closing) return;
+      if (parser.slowerThan(rate.bytesPerSecond, rate.graceMs)) this.#reply(replies.tooSlow(this.name, rate.bytesPerSecond));
+    }, Math.min(5000, Math.max(250, rate.graceMs / 4)));
+    this.#rateTimer.unref();
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {

@@ -1,6 +1,7 @@
 import { constants } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '@mtaq/config';
+import { processConnections } from '@mtaq/limits';
 import type { CidrList, ProxyProtocolError } from '@mtaq/net';
 import type { SMTPServerOptions } from 'smtp-server';
 
@@ -27,6 +28,38 @@ export interface MtaqServerOptions extends SMTPServerOptions {
   maxErrors?: number;
   /** `smtp-require-tls`: nothing but EHLO/HELO/STARTTLS/NOOP/RSET/QUIT before TLS (530 5.7.0). */
   requireTls?: boolean;
+  /** `smtp-connections`: sockets of this process, in and out together (0 = no cap). */
+  maxConnections?: number;
+  /** `smtp-connections-wait` in ms: how long a connection over a cap is held before 421. */
+  connectionsWaitMs?: number;
+  /** `smtp-min-rate` / `-grace`: the slowest a command line or message may arrive once past the grace. */
+  minRate?: { bytesPerSecond: number; graceMs: number };
+  /** True when one more connection would leave too few file descriptors for the process itself. */
+  nearDescriptorLimit?(): boolean;
+}
+
+/** Descriptors kept free for the process itself (Redis, RabbitMQ, upstream connections, files). */
+const DESCRIPTOR_RESERVE = 64;
+
+let descriptorLimit: number | undefined;
+
+/**
+ * Whether the connections open now come within {@link DESCRIPTOR_RESERVE} of the soft limit on open
+ * files (`ulimit -n`, systemd LimitNOFILE): past it, a new client gets 421 rather than a reset from
+ * a failed accept, and the process keeps descriptors for its own work.
+ */
+function nearDescriptorLimit(): boolean {
+  descriptorLimit ??= readDescriptorLimit();
+  return processConnections.accepted + processConnections.outbound + DESCRIPTOR_RESERVE >= descriptorLimit;
+}
+
+function readDescriptorLimit(): number {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return line === undefined || line === 'unlimited' ? Infinity : Number(line);
+  } catch {
+    return Infinity;
+  }
 }
 
 export interface TlsFiles {
@@ -87,6 +120,10 @@ export function serverOptions(
     allowInsecureAuth: config['smtp-auth-insecure'],
     authOptional: true,
     ...(config['smtp-connections-in'] > 0 ? { maxClients: config['smtp-connections-in'] } : {}),
+    maxConnections: config['smtp-connections'],
+    connectionsWaitMs: config['smtp-connections-wait'] * 1000,
+    minRate: { bytesPerSecond: config['smtp-min-rate'], graceMs: config['smtp-min-rate-grace'] * 1000 },
+    nearDescriptorLimit,
     disableReverseLookup: true,
     logger: false,
     greetingDelay: (ip) => (delayMs > 0 && !exempt.contains(ip) ? delayMs : 0),

@@ -24,6 +24,7 @@ export const replies = {
   tooManyConnectionsPerMinute: (ip: string) => reply(421, '4.7.0', `too many connections from ${ip} per minute, try again later`),
   tooManyConcurrentConnections: (ip: string) => reply(421, '4.7.0', `too many concurrent connections from ${ip}`),
   tooManyClients: reply(421, '4.7.0', 'Too many connected clients, try again in a moment'),
+  outOfDescriptors: reply(421, '4.3.2', 'Too many open connections on this server, try again later'),
 
   // TLS and AUTH
   startTlsFirst: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
@@ -42,6 +43,7 @@ export const replies = {
   bareLineEndingInCommand: reply(500, '5.5.2', 'Bare LF or CR in command line (RFC 5321 section 2.3.8)'),
   lineTooLong: reply(500, '5.5.2', 'Line too long'),
   tooManyErrors: (hostname: string) => reply(421, '4.7.0', `${hostname} Error: too many errors, closing connection`),
+  tooSlow: (hostname: string, bytesPerSecond: number) => reply(421, '4.4.2', `${hostname} Error: data arriving slower than ${bytesPerSecond} bytes per second, closing connection`),
   unreadableInput: (hostname: string, reason: string) => reply(421, '4.7.0', `${hostname} Error: ${reason}, closing connection`),
 
   // DATA (message/)

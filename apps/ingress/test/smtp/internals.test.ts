@@ -6,6 +6,7 @@
  * session through MtaqSMTPServer that needs each of them.
  */
 import assert from 'node:assert/strict';
+import { processConnections } from '@mtaq/limits';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createRequire } from 'node:module';
@@ -50,6 +51,8 @@ test('the prototype methods mtaq overrides or calls exist with the arity it was 
     ['SMTPConnection', SMTPConnection.prototype, '_onCommand', 2],
     ['SMTPConnection', SMTPConnection.prototype, '_createParser', 0],
     ['SMTPConnection', SMTPConnection.prototype, '_whenWritable', 1],
+    // the connection counts (processConnections) are given back here: smtp-server emits no 'close'
+    ['SMTPConnection', SMTPConnection.prototype, '_onClose', 0],
     // smtp/command-lines.ts
     ['SMTPStream', SMTPStream.prototype, '_write', 3],
     ['SMTPStream', SMTPStream.prototype, 'oncommand', 2],
@@ -62,7 +65,7 @@ test('the prototype methods mtaq overrides or calls exist with the arity it was 
   }
   // and ours really override them (a rename on either side would leave an override that is never called)
   for (const name of ['connect', '_expectsProxyHeader', '_handleProxy']) assert.ok(Object.hasOwn(MtaqSMTPServer.prototype, name), name);
-  for (const name of ['init', 'send', '_onCommand', '_createParser']) assert.ok(Object.hasOwn(MtaqConnection.prototype, name), name);
+  for (const name of ['init', 'send', '_onCommand', '_createParser', '_onClose']) assert.ok(Object.hasOwn(MtaqConnection.prototype, name), name);
   assert.ok(Object.hasOwn(StrictSMTPStream.prototype, '_write'));
   assert.equal(typeof socketTimeout, 'function');
   assert.equal(socketTimeout({ socketTimeout: 1234 }), 1234);
@@ -223,8 +226,9 @@ describe('a real session through MtaqSMTPServer', () => {
     assert.equal(seen?.remotePort, 5555);
   });
 
-  test('init() override: maxClients is checked against _server.connections', async () => {
-    const { port } = await start({ maxClients: 1 });
+  test('init() override: maxClients is checked against the sessions this process admitted (processConnections)', async () => {
+    // earlier tests of this file left sessions open: the cap counts every listener of the process
+    const { port } = await start({ maxClients: processConnections.inbound + 1 });
     const first = await talk(port);
     assert.equal((await first.read()).code, 220);
     const second = await talk(port);
