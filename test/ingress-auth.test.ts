@@ -13,6 +13,7 @@ import { loopbackAddresses, realLogin, spray } from './helpers/auth-spray.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
 import { freePort } from './helpers/ports.js';
 import { privateRedis, type PrivateRedis } from './helpers/redis.js';
+import { SmtpTalk } from './helpers/smtp.js';
 import { makeCertificate } from './helpers/tls.js';
 
 const run = promisify(execFile);
@@ -92,6 +93,27 @@ describe('ingress AUTH throttling and TLS renegotiation', () => {
     assert.equal(peak, 2, 'never more than smtp-auth-concurrency checks at once');
   });
 
+  test('an attempt whose client leaves during its delay is never checked', async () => {
+    const dir = dirname(writeConfig(''));
+    const log = join(dir, 'checks.log');
+    const script = join(dir, 'check.sh');
+    writeFileSync(log, '');
+    writeFileSync(script, `#!/bin/sh\necho "$SMTP_USER" >> '${log}'\nexit 1\n`);
+    chmodSync(script, 0o755);
+    const { port } = await ingress([`smtp-auth: exec://${script}`, 'smtp-auth-delay: 0.5', 'smtp-auth-max-failures: 0']);
+    assert.equal((await authOnce(port, '127.0.0.160', 'hank', 'wrong')).code, 535, 'first attempt: no delay');
+    for (let i = 0; i < 5; i++) {
+      const smtp = await SmtpTalk.connect(port, '127.0.0.1', { localAddress: '127.0.0.161' });
+      await smtp.read();
+      await smtp.command('EHLO client.example');
+      smtp.write(`AUTH PLAIN ${Buffer.from('\0hank\0wrong').toString('base64')}\r\n`);
+      await new Promise((r) => setTimeout(r, 50));
+      await smtp.quit();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['hank'], 'only the attempt someone waited for was checked');
+  });
+
   test('smtp-threads: 2 share the per-account counter through Redis (hashed key under mtaq:auth:)', async () => {
     const { port } = await ingress(['smtp-auth: hardcoded://dave:real-pass', 'smtp-threads: 2', 'smtp-auth-delay: 0.2', 'smtp-auth-delay-max: 10', 'smtp-auth-max-failures: 0']);
     const times: number[] = [];
@@ -128,6 +150,23 @@ describe('ingress AUTH throttling and TLS renegotiation', () => {
     const ok = await authOnce(port, '127.0.0.151', 'erin', 'real-pass');
     assert.equal(ok.code, 235, 'Redis away is no reason to refuse a good login');
     assert.ok(mtaq.logs.some((l) => /Redis unreachable/.test(String(l['msg']))));
+  });
+
+  test('behind a trusted proxy: the PROXY client address is what is throttled, IPv6 per /64', async () => {
+    const { port } = await ingress(['smtp-auth: hardcoded://gina:real-pass', 'smtp-proxy: 127.0.0.60', 'smtp-auth-delay: 0', 'smtp-auth-max-failures: 2']);
+    const viaProxy = async (client: string, pass: string): Promise<number> => {
+      const smtp = await SmtpTalk.connect(port, '127.0.0.1', { localAddress: '127.0.0.60' });
+      smtp.write(`PROXY TCP6 ${client} 2001:db8::25 40000 25\r\n`);
+      await smtp.read();
+      await smtp.command('EHLO client.example');
+      const reply = await smtp.command(`AUTH PLAIN ${Buffer.from(`\0gina\0${pass}`).toString('base64')}`);
+      await smtp.quit();
+      return reply.code;
+    };
+    assert.equal(await viaProxy('2001:db8:1:2::1', 'wrong'), 535);
+    assert.equal(await viaProxy('2001:db8:1:2:ffff:ffff:ffff:fffe', 'wrong'), 535);
+    assert.equal(await viaProxy('2001:db8:1:2::abcd', 'real-pass'), 454, 'the same /64 is the same client');
+    assert.equal(await viaProxy('2001:db8:1:3::1', 'real-pass'), 235, 'the next /64 (and the proxy itself) is not throttled');
   });
 
   test('client-initiated TLS 1.2 renegotiation is refused (Node client and openssl s_client R)', async () => {

@@ -104,9 +104,11 @@ export class Authenticator {
    * One AUTH attempt: refused at once while the client address is throttled; else it waits its
    * account's delay and a free check slot (454 4.7.0 if none comes within `smtp-auth-timeout`),
    * the address is checked again, then every backend in turn. Resolves with the user, or the
-   * refusal to send (never rejects for a backend's fault).
+   * refusal to send (never rejects for a backend's fault). `gone` says the client has left: an
+   * attempt abandoned during its delay is never checked, so dropped connections cannot fill the
+   * check slots.
    */
-  async authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<AuthDecision> {
+  async authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession, gone: () => boolean = () => false): Promise<AuthDecision> {
     const ip = session.remoteAddress;
     const throttled = (): AuthDecision => {
       this.#log.warn({ sid: session.id, remote: ip }, 'AUTH refused: too many failed logins');
@@ -119,9 +121,15 @@ export class Authenticator {
       this.#log.debug({ sid: session.id, remote: ip, user: account, delayMs: wait }, 'AUTH delayed: recent attempts on this account');
       await sleep(wait);
     }
+    // nobody is waiting for the answer: no check (the attempt still counted for the account)
+    if (gone()) return { refusal: replies.authUnavailable };
     const release = await this.#guard.acquire(this.#checkTimeoutMs);
     if (release === undefined) {
       this.#log.warn({ sid: session.id, remote: ip, user: account }, 'AUTH refused: too many password checks at once');
+      return { refusal: replies.authUnavailable };
+    }
+    if (gone()) {
+      release();
       return { refusal: replies.authUnavailable };
     }
     let result: AuthResult;

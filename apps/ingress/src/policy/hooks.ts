@@ -57,7 +57,7 @@ export class PolicyHooks {
 
   /** Reference §8.2: the failed-login throttle, then the AUTH backends. */
   authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<AuthDecision> {
-    return this.#auth.authenticate(auth, session);
+    return this.#auth.authenticate(auth, session, () => this.#gone.has(session));
   }
 
   /** Reference §8.3: `smtp-validate-address`, then `smtp-sender-allow`. */
