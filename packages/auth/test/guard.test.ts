@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { AuthGuard, accountDelay, accountHash, clientKey, type AuthGuardOptions } from '../src/index.js';
+import { startRedis } from '../../../test/helpers/redis.js';
+import { freePort } from '../../../test/helpers/ports.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
 
@@ -108,4 +110,31 @@ test('concurrency cap: at most N checks at once, the others queue, a queued one 
   r2();
   r3();
   assert.equal(guard.running, 0);
+});
+
+test('Redis going away and coming back: local counts while it is down, shared again once it is back', async (t) => {
+  const port = await freePort();
+  let server = await startRedis(port);
+  t.after(() => void server.kill('SIGKILL'));
+  const url = `redis://127.0.0.1:${port}`;
+  const guard = new AuthGuard(options({ redis: url }));
+  t.after(() => guard.close());
+  assert.equal(await guard.accountAttempt('ivy'), 0);
+  assert.equal(await guard.accountAttempt('ivy'), 1000);
+  assert.equal(guard.local, false);
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGKILL');
+  await exited;
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  assert.equal(await guard.accountAttempt('ivy'), 2000, 'the local count carried on');
+  assert.equal(guard.local, true);
+  assert.ok(Date.now() - started < 1500, 'no long wait on the dead Redis');
+  server = await startRedis(port);
+  for (let i = 0; i < 50 && guard.local; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(guard.local, false, 'reconnected');
+  assert.equal(await guard.accountAttempt('ivy'), 0, 'the fresh Redis starts the account again (its first attempt there)');
+  const other = new AuthGuard(options({ redis: url }));
+  t.after(() => other.close());
+  assert.equal(await other.accountAttempt('ivy'), 1000, 'and shares it with the other processes');
 });

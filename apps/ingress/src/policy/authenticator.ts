@@ -40,7 +40,8 @@ export class Authenticator {
       maxFailures: config['smtp-auth-max-failures'],
       failureWindow: config['smtp-auth-failure-window'],
       delay: config['smtp-auth-delay'],
-      maxDelay: config['smtp-auth-delay-max'],
+      // the client is idle while it waits: never so long that smtp-timeout closes it first
+      maxDelay: Math.min(config['smtp-auth-delay-max'], config['smtp-timeout'] / 2),
       accountWindow: config['smtp-auth-account-window'],
       concurrency: config['smtp-auth-concurrency'],
       // no backend, no AUTH: no Redis connection either
