@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, type Config, type LoadResult } from '@mtaq/con
 import { startDelivery } from '@mtaq/delivery';
 import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
+import { BrokerLoginError } from '@mtaq/queue';
+import { describeBrokerError } from './broker-errors.js';
 import { configCommand } from './config-command.js';
 import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
 import { acquireLock, LockError, type Lock } from './lock-file.js';
@@ -46,6 +48,12 @@ async function serve(
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, `${name} failed to start`);
     logger.flush();
+    if (err instanceof BrokerLoginError) {
+      // a wrong user or password in rabbitmq-address: one line naming the key, password masked
+      const failure = describeBrokerError(err.cause, err.url, '');
+      process.stderr.write(`mtaq: ${failure?.message ?? err.message}\n`);
+      return EX_CONFIG;
+    }
     return 1;
   }
   try {

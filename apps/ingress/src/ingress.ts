@@ -2,6 +2,7 @@ import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import { MessageIntake } from './message/intake.js';
+import { declaredSize, TransactionGate } from './message/transactions.js';
 import type { AccessPolicy } from './policy/access-policy.js';
 import type { Authenticator } from './policy/authenticator.js';
 import { PolicyHooks } from './policy/hooks.js';
@@ -41,8 +42,14 @@ export class Ingress {
     this.#config = deps.config;
     this.#auth = deps.authenticator;
     this.#log = deps.logger.child({ component: 'ingress' });
-    this.#policy = new PolicyHooks({ config: deps.config, access: deps.policy, authenticator: deps.authenticator, logger: this.#log });
-    this.#intake = new MessageIntake({ config: deps.config, publisher: deps.publisher, rules: deps.policy, logger: this.#log });
+    const transactions = new TransactionGate({
+      limit: deps.config['smtp-max-inflight'],
+      maxSize: deps.config['smtp-maxsize'],
+      broker: deps.publisher,
+      logger: this.#log,
+    });
+    this.#policy = new PolicyHooks({ config: deps.config, access: deps.policy, authenticator: deps.authenticator, logger: this.#log, transactions });
+    this.#intake = new MessageIntake({ config: deps.config, publisher: deps.publisher, rules: deps.policy, logger: this.#log, transactions });
   }
 
   /** Opens every listener; rejects (closing those already open) if any address cannot be bound. */
@@ -87,7 +94,7 @@ export class Ingress {
       onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
       onConnect: (session, callback) => answer(policy.connect(session), callback),
       onAuth: (auth, session, callback) => answerAuth(policy.authenticate(auth, session), callback),
-      onMailFrom: (address, session, callback) => answer(policy.mailFrom(address.address, session), callback),
+      onMailFrom: (address, session, callback) => answer(policy.mailFrom(address.address, session, declaredSize(address.args)), callback),
       onRcptTo: (address, session, callback) => answer(policy.rcptTo(address.address, session), callback),
       onData: (stream, session, callback) => answerData(this.#intake.receive(stream, session), callback),
       onClose: (session) => policy.closed(session),

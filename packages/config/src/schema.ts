@@ -182,6 +182,7 @@ export const schema = {
   'smtp-greeting-delay-exempt': smtp(cidrList, '', 'Clients that never wait for the greeting delay'),
   'smtp-threads': smtp(atLeastOne, '1', 'Worker threads for SMTP traffic'),
   'smtp-max-recipients': smtp(atLeastOne, '1000', 'Most RCPT TO accepted in one transaction'),
+  'smtp-max-inflight': smtp(size(), '256MB', 'Message bytes one ingress process holds at once: each transaction reserves its declared SIZE (else smtp-maxsize) at MAIL FROM, 452 4.3.1 when full'),
   'smtp-connections': smtp(unlimited, '0', 'Cap on inbound + outbound connections of one process together; 0 = unlimited'),
   'smtp-connections-wait': smtp(positiveDuration, '30', 'Seconds a connection over smtp-connections(-in) is held without a greeting, waiting for a slot, before it gets 421'),
   'smtp-min-rate': smtp(unlimited, '32', 'Bytes per second a command line or message must arrive at once it has taken smtp-min-rate-grace; slower: 421 and close; 0 = off'),
@@ -240,7 +241,7 @@ export const schema = {
   'rabbitmq-flush-qos': rabbit(prefetch, '1000', 'Prefetch while draining park/paused queues', notYet),
   'rabbitmq-throttle': rabbit(atLeastOne, '100', 'Most unconfirmed publishes in flight'),
   'rabbitmq-encoding': rabbit(oneOf(['', 'gzip']), '', 'gzip = compress every publish (content-encoding: gzip); empty = plain JSON'),
-  'rabbitmq-publish-timeout': rabbit(positiveDuration, '10', 'Seconds ingress waits for broker confirms before answering 451'),
+  'rabbitmq-publish-timeout': rabbit(positiveDuration, '60', 'Seconds ingress waits for the broker to confirm a publish (not counting its own queueing) before answering 451'),
   'rabbitmq-reconnect-delay': rabbit(positiveDuration, '1', 'First delay before reconnecting to the broker (backs off from there)'),
 
   // ------------------------------------------------------------------ delivery (reference §2.4)

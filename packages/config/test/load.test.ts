@@ -295,7 +295,7 @@ test('project keys have their documented defaults', () => {
   assert.equal(config['dsn-advertise'], true);
   assert.equal(config['log-level'], 'info');
   assert.equal(config['rabbitmq-quorum'], false);
-  assert.equal(config['rabbitmq-publish-timeout'], 10);
+  assert.equal(config['rabbitmq-publish-timeout'], 60);
   assert.equal(config['rabbitmq-reconnect-delay'], 1);
   assert.equal(config['server-id'], 1);
   assert.deepEqual(config['smtp-ip'], []);

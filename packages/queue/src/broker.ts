@@ -37,6 +37,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
+  #blocked = false;
 
   constructor(options: BrokerOptions) {
     super();
@@ -53,15 +54,23 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.#connection !== undefined;
   }
 
+  /** The broker sent connection.blocked (memory or disk alarm): publishes would not be read. */
+  get isBlocked(): boolean {
+    return this.#blocked;
+  }
+
   /**
    * Connects once. Resolves when connected, or when the broker cannot be reached (it then keeps
    * retrying in the background, so a process can start while RabbitMQ is still booting). Rejects
    * only when the broker answered but `setup` failed, e.g. an existing queue with other arguments.
    */
   async start(): Promise<void> {
+    const url = this.#options.urls[this.#node % this.#options.urls.length]!;
     const error = await this.#connectOnce();
     if (error === undefined) return;
     if (error instanceof SetupError) throw error.cause;
+    // a wrong user or password does not mend itself: a start-up error, not a retry loop
+    if (isLoginRefused(error)) throw new BrokerLoginError(url, error);
     this.#scheduleReconnect(error);
   }
 
@@ -97,11 +106,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return undefined;
     }
     this.#attempt = 0;
+    this.#blocked = false;
     this.#connection = connection;
     connection.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'broker connection error'));
     connection.on('close', (err?: Error) => this.#onClose(connection, err));
-    connection.on('blocked', (reason: string) => this.#log.warn({ reason }, 'broker blocked publishing'));
-    connection.on('unblocked', () => this.#log.info('broker unblocked publishing'));
+    connection.on('blocked', (reason: string) => {
+      if (this.#connection === connection) this.#blocked = true;
+      this.#log.warn({ reason }, 'broker blocked publishing');
+    });
+    connection.on('unblocked', () => {
+      if (this.#connection === connection) this.#blocked = false;
+      this.#log.info('broker unblocked publishing');
+    });
     this.#log.info({ node: redactUrl(url) }, 'connected to broker');
     this.emit('connected', connection);
     return undefined;
@@ -110,6 +126,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #onClose(connection: ChannelModel, err: Error | undefined): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
+    this.#blocked = false;
     this.emit('disconnected', err);
     if (!this.#closing) this.#scheduleReconnect(err ?? new Error('connection closed'));
   }
@@ -120,12 +137,34 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const max = this.#options.maxReconnectDelay ?? 30;
     const delay = Math.min(max, base * 2 ** Math.min(this.#attempt, 16));
     this.#attempt++;
-    this.#log.error({ err: error.message, retryIn: delay }, 'broker unavailable, reconnecting');
+    if (isLoginRefused(error)) {
+      // the password changed under a running process: keep trying, an operator has to act
+      this.#log.error({ err: error.message, retryIn: delay }, 'broker refused the login (check rabbitmq-address), reconnecting');
+    } else {
+      this.#log.error({ err: error.message, retryIn: delay }, 'broker unavailable, reconnecting');
+    }
     this.#timer = setTimeout(() => {
       void this.#connectOnce().then((err) => {
         if (err !== undefined) this.#scheduleReconnect(err instanceof SetupError ? err.cause : err);
       });
     }, delay * 1000);
+  }
+}
+
+/** amqplib's error for a refused login: `403 (ACCESS-REFUSED)` in the handshake. */
+function isLoginRefused(error: Error): boolean {
+  return /ACCESS[-_]REFUSED/.test(error.message);
+}
+
+/** The broker refused the user or password of `rabbitmq-address` on the first connection. */
+export class BrokerLoginError extends Error {
+  /** The URL that was refused (with its password: mask it before showing). */
+  readonly url: string;
+  override readonly cause: Error;
+  constructor(url: string, cause: Error) {
+    super(`RabbitMQ at ${redactUrl(url)} refused the login; check rabbitmq-address`);
+    this.url = url;
+    this.cause = cause;
   }
 }
 

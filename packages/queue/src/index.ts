@@ -1,4 +1,4 @@
-export { Broker, redactUrl, type BrokerOptions } from './broker.js';
+export { Broker, BrokerLoginError, redactUrl, type BrokerOptions } from './broker.js';
 export { Publisher, type PublisherOptions, type PublishOptions } from './publisher.js';
 export { Consumer, type ConsumerOptions, type DeliveryContext, type Disposition, type MessageHandler } from './consumer.js';
 export { declareTopology, queueArguments, topologyFromConfig, QUEUE_KEYS, type TopologyOptions } from './topology.js';

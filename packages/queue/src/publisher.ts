@@ -10,7 +10,15 @@ export interface PublisherOptions {
   readonly persistent: boolean;
   /** `rabbitmq-throttle`: most unconfirmed publishes in flight; callers beyond it wait. */
   readonly maxInFlight: number;
-  /** `rabbitmq-publish-timeout` in seconds: a confirm later than this is an error. */
+  /**
+   * Most body bytes handed to the broker and not yet confirmed (default 16 MB); callers beyond it
+   * wait, so a lazy body is encoded only when it can be sent. One larger body goes alone.
+   */
+  readonly maxInFlightBytes?: number;
+  /**
+   * `rabbitmq-publish-timeout` in seconds: a confirm later than this is an error. It counts from the
+   * moment the message is handed to the broker: waiting for a slot in front of it does not count.
+   */
   readonly timeout: number;
   readonly logger?: Logger;
 }
@@ -28,6 +36,8 @@ interface Pending {
   readonly messageId: string;
   returned?: string;
   settled: boolean;
+  /** The deadline passed first: a confirm that still arrives means the message may be queued twice. */
+  timedOut?: boolean;
   timer: NodeJS.Timeout;
   resolve(): void;
   reject(error: PublishError): void;
@@ -48,7 +58,8 @@ export class Publisher {
   /** messageId → publishes awaiting a confirm; a `return` names only the message-id. */
   readonly #byMessageId = new Map<string, Pending[]>();
   #inFlight = 0;
-  readonly #waiters: Array<() => void> = [];
+  #inFlightBytes = 0;
+  readonly #waiters: Array<{ bytes: number; grant: () => void }> = [];
   #sequence = 0;
   #closed = false;
 
@@ -65,25 +76,33 @@ export class Publisher {
     return this.#inFlight;
   }
 
-  /** Resolves when the broker confirmed the message; see the class comment for rejections. */
-  async publish(routingKey: string, body: Buffer, options: PublishOptions = {}): Promise<void> {
+  /**
+   * Connected and not blocked by the broker (a memory or disk alarm): a publish now has a chance.
+   * The ingress asks this at MAIL FROM, so broker trouble is answered before the client sends a body.
+   */
+  get available(): boolean {
+    return this.#broker.isConnected && !this.#broker.isBlocked;
+  }
+
+  /**
+   * Resolves when the broker confirmed the message; see the class comment for rejections. `body`
+   * may be a function: it is called only once the message has a slot (count and bytes, with
+   * `sizeHint` as its size), so a caller with many copies never holds more than the window encoded.
+   */
+  async publish(routingKey: string, body: Buffer | (() => Buffer), options: PublishOptions & { sizeHint?: number } = {}): Promise<void> {
     if (this.#closed) throw new PublishError('publisher is closed');
-    // one bound for the whole publish: waiting for a slot or a channel counts as much as the confirm
-    const deadline = Date.now() + this.#options.timeout * 1000;
-    const tooLate = (): PublishError => new PublishError(`message broker did not confirm within ${this.#options.timeout}s`);
-    const slot = this.#acquire();
+    if (!this.#broker.isConnected) throw new PublishError('message broker is unavailable');
+    const bytes = typeof body === 'function' ? (options.sizeHint ?? 0) : body.length;
+    // our own queueing in front of the broker: not part of the confirm deadline
+    await this.#acquire(bytes);
     try {
-      await withDeadline(slot.promise, deadline, tooLate);
-    } catch (err) {
-      slot.cancel();
-      throw err;
-    }
-    try {
-      const channel = this.#channel ?? (await withDeadline(this.#ensureChannel(), deadline, tooLate));
+      const tooLate = (): PublishError => new PublishError(`message broker did not confirm within ${this.#options.timeout}s`);
+      const channel = this.#channel ?? (await withDeadline(this.#ensureChannel(), Date.now() + this.#options.timeout * 1000, tooLate));
       if (!channel) throw new PublishError('message broker is unavailable');
-      await this.#send(channel, routingKey, body, options, deadline);
+      const content = typeof body === 'function' ? body() : body;
+      await this.#send(channel, routingKey, content, options, Date.now() + this.#options.timeout * 1000);
     } finally {
-      this.#release();
+      this.#release(bytes);
     }
   }
 
@@ -104,10 +123,10 @@ export class Publisher {
         routingKey,
         messageId,
         settled: false,
-        timer: setTimeout(
-          () => this.#settle(pending, new PublishError(`message broker did not confirm within ${this.#options.timeout}s`)),
-          Math.max(0, deadline - Date.now()),
-        ),
+        timer: setTimeout(() => {
+          pending.timedOut = true;
+          this.#settle(pending, new PublishError(`message broker did not confirm within ${this.#options.timeout}s`));
+        }, Math.max(0, deadline - Date.now())),
         resolve,
         reject,
       };
@@ -130,6 +149,11 @@ export class Publisher {
             ...(options.headers ? { headers: options.headers } : {}),
           },
           (err: unknown) => {
+            if (pending.timedOut) {
+              // the client was told 451 and will send it again: this copy is queued as well
+              if (!err) this.#log.warn({ mid: messageId, queue: routingKey }, 'broker confirmed a publish after the deadline: possible duplicate');
+              return;
+            }
             if (err) this.#settle(pending, new PublishError('message broker refused the message (nack)', { cause: err }));
             else if (pending.returned) this.#settle(pending, new UnroutableError(routingKey, pending.returned));
             else this.#settle(pending);
@@ -197,31 +221,30 @@ export class Publisher {
     for (const pending of [...this.#pending]) this.#settle(pending, error);
   }
 
-  /** Resolves true once a slot is ours; a waiter that gave up (deadline) is skipped on release. */
-  #acquire(): { promise: Promise<boolean>; cancel(): void } {
-    if (this.#inFlight < this.#options.maxInFlight) {
-      this.#inFlight++;
-      return { promise: Promise.resolve(true), cancel: () => this.#release() };
-    }
-    let waiter!: () => void;
-    const promise = new Promise<boolean>((resolve) => {
-      waiter = () => resolve(true);
-      this.#waiters.push(waiter);
-    });
-    return {
-      promise,
-      cancel: () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        else this.#release(); // granted just as the deadline passed: hand the slot on
-      },
-    };
+  #fits(bytes: number): boolean {
+    const maxBytes = this.#options.maxInFlightBytes ?? 16 * 1024 * 1024;
+    return this.#inFlight < this.#options.maxInFlight && (this.#inFlight === 0 || this.#inFlightBytes + bytes <= maxBytes);
   }
 
-  #release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#inFlight--;
+  /** Resolves once a slot (one of `maxInFlight`, and `bytes` of the byte window) is ours; first come, first served. */
+  #acquire(bytes: number): Promise<void> {
+    if (this.#waiters.length === 0 && this.#fits(bytes)) {
+      this.#inFlight++;
+      this.#inFlightBytes += bytes;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.#waiters.push({ bytes, grant: resolve }));
+  }
+
+  #release(bytes: number): void {
+    this.#inFlight--;
+    this.#inFlightBytes -= bytes;
+    while (this.#waiters.length && this.#fits(this.#waiters[0]!.bytes)) {
+      const next = this.#waiters.shift()!;
+      this.#inFlight++;
+      this.#inFlightBytes += next.bytes;
+      next.grant();
+    }
   }
 }
 

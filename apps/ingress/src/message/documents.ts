@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Config } from '@mtaq/config';
-import { extractMqHeaders, formatTime, receivedHeader, receivedProtocol, type SmtpIncomingMessage } from '@mtaq/envelope';
+import { extractMqHeaders, formatTime, readHeaderFields, receivedHeader, receivedProtocol, type SmtpIncomingMessage } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
 import type { SMTPServerSession } from 'smtp-server';
 import { mappedSourceIps } from './source-ip.js';
@@ -14,12 +14,24 @@ export interface ComposeOptions {
   readonly log: Logger;
 }
 
+/** DSNs, MDNs and DMARC/TLS reports (RFC 6522 multipart/report) at the top level. */
+const REPORT_TYPE = /^multipart\/report\b/i;
+
+export interface ComposedMessage {
+  /** One per recipient; they share one `mime` string (the message is held once, not per copy). */
+  readonly documents: SmtpIncomingMessage[];
+  /** A top-level multipart/report (only looked at when `rabbitmq-reports` is set). */
+  readonly report: boolean;
+  /** Size of the message as received. */
+  readonly bytes: number;
+}
+
 /**
  * One received message as its documents: `x-mq-*` headers taken out (and honoured only for
- * trusted or logged-in clients), our `Received:` on top, one JSON per recipient. Returns the
- * documents and the body as received minus the `x-mq-*` headers (which the queue routing reads).
+ * trusted or logged-in clients), our `Received:` on top, one JSON per recipient. The raw bytes are
+ * not kept: the documents hold the message once, as one string they share.
  */
-export function composeDocuments(raw: Buffer, session: SMTPServerSession, options: ComposeOptions): { documents: SmtpIncomingMessage[]; body: Buffer } {
+export function composeDocuments(raw: Buffer, session: SMTPServerSession, options: ComposeOptions): ComposedMessage {
   const { config, log } = options;
   let body = raw;
   let extracted: Record<string, unknown> = {};
@@ -48,24 +60,33 @@ export function composeDocuments(raw: Buffer, session: SMTPServerSession, option
     tls: session.tlsOptions ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name } : undefined,
     date: now,
   });
+  // JSON strings are Unicode: 8-bit mail that is not UTF-8 travels byte-for-byte as latin1 (our
+  // Received: header is UTF-8, so the whole is UTF-8 exactly when the body is)
+  const utf8 = isUtf8(body);
+  const mime = utf8 ? received + body.toString('utf8') : Buffer.from(received, 'utf8').toString('latin1') + body.toString('latin1');
+  const report = config['rabbitmq-reports'] !== '' && readHeaderFields(body).some((f) => f.name === 'content-type' && REPORT_TYPE.test(f.value));
   const documents = buildIncoming(
     {
       received: formatTime(now),
       hostname: config['smtp-hostname'],
-      mime: Buffer.concat([Buffer.from(received, 'utf8'), body]),
+      mime,
+      utf8,
       session,
       extracted,
       mappedIps: mappedSourceIps(session.localAddress, config['smtp-mappable-ips'], config['smtp-unmappable-ips']),
     },
     options.nextId,
   );
-  return { documents, body };
+  return { documents, report, bytes: raw.length };
 }
 
 export interface TransactionFacts {
   readonly received: string;
   readonly hostname: string;
-  readonly mime: Buffer;
+  /** The message with our Received: on top, as the JSON `mime` string. */
+  readonly mime: string;
+  /** False: `mime` is the message's bytes as latin1 (`mime-encoding: latin1`). */
+  readonly utf8: boolean;
   readonly session: SMTPServerSession;
   /** Properties from `x-mq-*` headers (the extractor refuses names the ingress owns). */
   readonly extracted: Record<string, unknown>;
@@ -88,9 +109,7 @@ export function buildIncoming(facts: TransactionFacts, nextId: () => string): Sm
     secure: session.secure,
     ...(session.user ? { user: String(session.user) } : {}),
   };
-  // JSON strings are Unicode: 8-bit mail that is not UTF-8 travels byte-for-byte as latin1
-  const utf8 = isUtf8(facts.mime);
-  const mime = facts.mime.toString(utf8 ? 'utf8' : 'latin1');
+  const { utf8, mime } = facts;
   const envelopeDsn = session.envelope.dsn;
   const extractedDsn = (extracted['dsn'] ?? {}) as Record<string, string>;
 

@@ -4,8 +4,9 @@ import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { replies, replyError, type Reply } from '../smtp/replies.js';
-import { composeDocuments } from './documents.js';
+import { composeDocuments, type ComposedMessage } from './documents.js';
 import { publishDocuments } from './publish.js';
+import type { TransactionGate } from './transactions.js';
 
 /** What the message stage asks of the access policy (policy/access-policy.ts answers it). */
 export interface ClientRules {
@@ -26,8 +27,10 @@ export class MessageIntake {
   readonly #rules: ClientRules;
   readonly #log: Logger;
   readonly #nextId: () => string;
+  readonly #transactions: TransactionGate | undefined;
 
-  constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger }) {
+  constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger; transactions?: TransactionGate }) {
+    this.#transactions = deps.transactions;
     this.#config = deps.config;
     this.#publisher = deps.publisher;
     this.#rules = deps.rules;
@@ -37,26 +40,29 @@ export class MessageIntake {
 
   /** Resolves with the reply to DATA; rejects with a typed error (size, broker) that smtpError answers. */
   async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Reply> {
+    try {
+      const log = this.#log.child({ sid: session.id });
+      const rules = this.#rules;
+      const { documents, report, bytes } = await this.#compose(stream, session, log);
+      await publishDocuments(documents, report, {
+        config: this.#config,
+        publisher: this.#publisher,
+        isLocal: (address) => rules.isLocal(address),
+        log,
+      });
+      log.info({ mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes }, 'queued');
+      return replies.queued(documents.map((m) => ({ id: m['message-id'], recipient: m.recipient })));
+    } finally {
+      // the transaction is over: its smtp-max-inflight reservation is free again
+      this.#transactions?.end(session);
+    }
+  }
+
+  /** Read and turned into documents; the raw bytes go out of reach when this returns. */
+  async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<ComposedMessage> {
     const raw = await readMessage(stream);
-    const log = this.#log.child({ sid: session.id });
     const rules = this.#rules;
-    const { documents, body } = composeDocuments(raw, session, {
-      config: this.#config,
-      isTrusted: (ip) => rules.isTrusted(ip),
-      nextId: this.#nextId,
-      log,
-    });
-    await publishDocuments(documents, body, {
-      config: this.#config,
-      publisher: this.#publisher,
-      isLocal: (address) => rules.isLocal(address),
-      log,
-    });
-    log.info(
-      { mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes: raw.length },
-      'queued',
-    );
-    return replies.queued(documents.map((m) => ({ id: m['message-id'], recipient: m.recipient })));
+    return composeDocuments(raw, session, { config: this.#config, isTrusted: (ip) => rules.isTrusted(ip), nextId: this.#nextId, log });
   }
 }
 

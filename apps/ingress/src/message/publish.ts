@@ -1,5 +1,5 @@
 import type { Config } from '@mtaq/config';
-import { encodeMessage, readHeaderFields, type SmtpIncomingMessage } from '@mtaq/envelope';
+import { encodeMessage, type SmtpIncomingMessage } from '@mtaq/envelope';
 import { PublishError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
@@ -13,18 +13,15 @@ export interface PublishOptions {
   readonly log: Logger;
 }
 
-/** DSNs, MDNs and DMARC/TLS reports (RFC 6522 multipart/report) at the top level. */
-const REPORT_TYPE = /^multipart\/report\b/i;
-
 /**
  * Reference §3 routing: a Local Address recipient goes to `rabbitmq-reports` when the message is a
  * report and that queue is set, else to `rabbitmq-local` when set; everything else to the inbox.
  * An empty queue name means "accept and drop" (C18).
  */
-function queueFor(message: SmtpIncomingMessage, isReport: () => boolean, options: PublishOptions): string {
+function queueFor(message: SmtpIncomingMessage, report: boolean, options: PublishOptions): string {
   const config = options.config;
   if (options.isLocal(message.recipient)) {
-    if (config['rabbitmq-reports'] && isReport()) return config['rabbitmq-reports'];
+    if (config['rabbitmq-reports'] && report) return config['rabbitmq-reports'];
     if (config['rabbitmq-local']) return config['rabbitmq-local'];
   }
   return config['rabbitmq-inbox'];
@@ -34,22 +31,22 @@ function queueFor(message: SmtpIncomingMessage, isReport: () => boolean, options
  * Publishes every document on its queue and resolves once the broker confirmed them all; rejects
  * with a PublishError (451 4.3.0, the client retries) if any one failed, naming in the log which
  * were confirmed before (the retry makes duplicates of those, never losses).
+ *
+ * Each copy is encoded only when the publisher has a slot for it (its byte window), so a message
+ * to many recipients is never held as all its JSON copies at once.
  */
-export async function publishDocuments(documents: SmtpIncomingMessage[], body: Buffer, options: PublishOptions): Promise<void> {
+export async function publishDocuments(documents: SmtpIncomingMessage[], report: boolean, options: PublishOptions): Promise<void> {
   const { config, log } = options;
-  let report: boolean | undefined;
-  const isReport = (): boolean =>
-    (report ??= readHeaderFields(body).some((f) => f.name === 'content-type' && REPORT_TYPE.test(f.value)));
-  const targets = documents.map((m) => ({ message: m, queue: queueFor(m, isReport, options) })).filter((t) => t.queue !== '');
+  const targets = documents.map((m) => ({ message: m, queue: queueFor(m, report, options) })).filter((t) => t.queue !== '');
   const gzip = config['rabbitmq-encoding'] === 'gzip';
   const withPriority = (config['rabbitmq-maxpriority'] ?? 0) > 0;
   const results = await Promise.allSettled(
     targets.map(({ message, queue }) => {
-      const { body, contentEncoding } = encodeMessage(message, { gzip });
       const priority = withPriority && typeof message['priority'] === 'number' ? message['priority'] : undefined;
-      return options.publisher.publish(queue, body, {
+      return options.publisher.publish(queue, () => encodeMessage(message, { gzip }).body, {
         messageId: message['message-id'],
-        ...(contentEncoding ? { contentEncoding } : {}),
+        sizeHint: message.mime?.length ?? 0,
+        ...(gzip ? { contentEncoding: 'gzip' } : {}),
         ...(priority !== undefined ? { priority } : {}),
       });
     }),

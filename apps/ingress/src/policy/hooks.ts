@@ -2,6 +2,7 @@ import type { Config } from '@mtaq/config';
 import { isValidMailbox } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
 import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
+import type { TransactionGate } from '../message/transactions.js';
 import { replies, type Reply } from '../smtp/replies.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AuthDecision, Authenticator } from './authenticator.js';
@@ -19,12 +20,15 @@ export class PolicyHooks {
   readonly #auth: Authenticator;
   readonly #limits: ConnectionLimits;
   readonly #log: Logger;
+  /** Broker state and `smtp-max-inflight`, answered at MAIL FROM / RCPT TO (message/transactions.ts). */
+  readonly #transactions: TransactionGate | undefined;
   /** Sessions counted in by the connection limits, with the address they were counted under. */
   readonly #admitted = new WeakMap<SMTPServerSession, string>();
   /** Sessions whose client left, so one still being checked is not counted in afterwards. */
   readonly #gone = new WeakSet<SMTPServerSession>();
 
-  constructor(deps: { config: Config; access: AccessPolicy; authenticator: Authenticator; logger: Logger }) {
+  constructor(deps: { config: Config; access: AccessPolicy; authenticator: Authenticator; logger: Logger; transactions?: TransactionGate }) {
+    this.#transactions = deps.transactions;
     this.#config = deps.config;
     this.#access = deps.access;
     this.#auth = deps.authenticator;
@@ -49,6 +53,7 @@ export class PolicyHooks {
   /** The session ended: its place under the connection limits is free again. */
   closed(session: SMTPServerSession): void {
     this.#gone.add(session);
+    this.#transactions?.end(session);
     const ip = this.#admitted.get(session);
     if (ip === undefined) return;
     this.#admitted.delete(session);
@@ -60,14 +65,21 @@ export class PolicyHooks {
     return this.#auth.authenticate(auth, session, () => this.#gone.has(session));
   }
 
-  /** Reference §8.3: `smtp-validate-address`, then `smtp-sender-allow`. */
-  async mailFrom(address: string, _session: SMTPServerSession): Promise<Reply | undefined> {
-    return this.#checkAddress(address, 'sender', true) ?? (await this.#access.mailFrom(address));
+  /**
+   * Reference §8.3: `smtp-validate-address`, then `smtp-sender-allow`; then whether the broker can
+   * take mail (451 4.3.0) and `smtp-max-inflight` has room for the declared size (452 4.3.1).
+   */
+  async mailFrom(address: string, session: SMTPServerSession, declaredSize?: number): Promise<Reply | undefined> {
+    this.#transactions?.end(session);
+    return (
+      this.#checkAddress(address, 'sender', true) ?? (await this.#access.mailFrom(address)) ?? this.#transactions?.begin(session, declaredSize)
+    );
   }
 
   /** Reference §8.3: `smtp-validate-address`, `smtp-recipient-deny`, then the relay rule. */
   async rcptTo(address: string, session: SMTPServerSession): Promise<Reply | undefined> {
-    const refusal = this.#checkAddress(address, 'recipient', false) ?? (await this.#access.rcptTo(address, session));
+    const refusal =
+      this.#checkAddress(address, 'recipient', false) ?? (await this.#access.rcptTo(address, session)) ?? this.#transactions?.recipient(session);
     if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.text }, 'recipient refused');
     return refusal;
   }

@@ -38,6 +38,12 @@ export const replies = {
   recipientRefused: (address: string) => reply(550, '5.7.1', `recipient <${address}> is refused`),
   authenticationRequired: reply(530, '5.7.0', 'Authentication required'),
   relayingDenied: (address: string) => reply(554, '5.7.1', `relaying to <${address}> denied`),
+  /** MAIL FROM while the broker is not connected or blocks publishing (message/transactions.ts). */
+  brokerUnavailable: reply(451, '4.3.0', 'message broker is unavailable, try again later'),
+  /** MAIL FROM when `smtp-max-inflight` has no room for the declared size (message/transactions.ts). */
+  insufficientStorage: reply(452, '4.3.1', 'Insufficient system storage, try again later'),
+  /** RCPT TO when recipients × size would pass `smtp-max-inflight`: the rest go in another transaction. */
+  tooManyRecipientsForSize: (size: number) => reply(452, '4.5.3', `too many recipients for a message of ${size} bytes, send the rest in another transaction`),
 
   // command lines and the session
   bareLineEndingInCommand: reply(500, '5.5.2', 'Bare LF or CR in command line (RFC 5321 section 2.3.8)'),
