@@ -51,7 +51,8 @@ test('mtaq config keys shows each key with its status', async () => {
 });
 
 test('config check prints unknown and unsupported keys with file:line and exits 0; --strict and config-strict make them errors (78)', async () => {
-  const file = writeConfig('smtp-port: 2525\nsmtp-check: spf\nsmtp-prot: 25\n');
+  // a loopback listener: no exposure warning (ingress-connections.test.ts has that one)
+  const file = writeConfig('smtp-port: 2525\nsmtp-check: spf\nsmtp-prot: 25\nsmtp-ip: 127.0.0.1\n');
   const expected = [`${file}:2: smtp-check: ${NO_EFFECT}`, `${file}:3: unknown key "smtp-prot" (did you mean "smtp-port"?)`];
 
   const lenient = await runCli(['config', 'check', '--config-file', file], { MTAQ_SPOOL_DIRECTORY: '/var/spool/mtaq' });
@@ -77,7 +78,7 @@ test('config check prints unknown and unsupported keys with file:line and exits 
   assert.equal(service.code, 78);
   assert.match(service.stderr, /^mtaq: configuration error \(config-strict/);
 
-  const clean = await runCli(['config', 'check', '--strict', '--config-file', writeConfig('smtp-port: 2525\n')]);
+  const clean = await runCli(['config', 'check', '--strict', '--config-file', writeConfig('smtp-port: 2525\nsmtp-ip: 127.0.0.1\n')]);
   assert.equal(clean.code, 0, clean.stderr);
   assert.equal(clean.stderr, 'configuration is valid\n');
 });
