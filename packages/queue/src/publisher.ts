@@ -20,6 +20,12 @@ export interface PublisherOptions {
    * moment the message is handed to the broker: waiting for a slot in front of it does not count.
    */
   readonly timeout: number;
+  /**
+   * Seconds between probes while idle (default 5; 0 = none): RabbitMQ tells a connection it is
+   * blocked (memory or disk alarm) only once it publishes, so an idle publisher sends an empty,
+   * unroutable, non-mandatory message now and then to learn of an alarm before a client's message.
+   */
+  readonly probeInterval?: number;
   readonly logger?: Logger;
 }
 
@@ -62,6 +68,8 @@ export class Publisher {
   readonly #waiters: Array<{ bytes: number; grant: () => void }> = [];
   #sequence = 0;
   #closed = false;
+  #lastPublish = 0;
+  readonly #probe: NodeJS.Timeout | undefined;
 
   constructor(broker: Broker, options: PublisherOptions) {
     this.#broker = broker;
@@ -70,6 +78,23 @@ export class Publisher {
     broker.on('connected', (connection) => void this.#open(connection));
     broker.on('disconnected', () => this.#dropChannel(new PublishError('connection to the message broker was lost')));
     if (broker.connection) void this.#open(broker.connection);
+    const every = (options.probeInterval ?? 5) * 1000;
+    if (every > 0) {
+      this.#probe = setInterval(() => this.#sendProbe(every), every);
+      this.#probe.unref();
+    }
+  }
+
+  #sendProbe(every: number): void {
+    const channel = this.#channel;
+    if (!channel || this.#broker.isBlocked || Date.now() - this.#lastPublish < every) return;
+    this.#lastPublish = Date.now();
+    try {
+      // default exchange, no such queue, not mandatory: the broker drops it
+      channel.publish('', '', Buffer.alloc(0), { mandatory: false }, () => undefined);
+    } catch {
+      // channel closing: the next connection probes again
+    }
   }
 
   get inFlight(): number {
@@ -109,6 +134,7 @@ export class Publisher {
   /** Waits for outstanding confirms (bounded by the publish timeout), then closes the channel. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#probe);
     const deadline = Date.now() + this.#options.timeout * 1000;
     while (this.#pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const channel = this.#channel;
@@ -118,6 +144,7 @@ export class Publisher {
 
   #send(channel: ConfirmChannel, routingKey: string, body: Buffer, options: PublishOptions, deadline: number): Promise<void> {
     const messageId = options.messageId ?? `p${++this.#sequence}`;
+    this.#lastPublish = Date.now();
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
         routingKey,
