@@ -204,13 +204,17 @@ function deliveryConfig(lines: string[]): { file: string; outbox: string } {
 test('user: delivery gives up root once started and runs as that user (tested as root)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
   const folder = mkdtempSync(join(tmpdir(), 'mtaq-priv-'));
   chmodSync(folder, 0o777);
-  const { file, outbox } = deliveryConfig(['user: nobody', `delivery-folder: ${folder}/mail`]);
+  const { file, outbox } = deliveryConfig(['user: nobody', 'group: nogroup', `delivery-folder: ${folder}/mail`]);
   const mtaq = await startMtaq('delivery', ['--config-file', file]);
   try {
     for (let i = 0; i < 50 && !mtaq.logs.some((l) => l['msg'] === 'running as an unprivileged user'); i++) await new Promise((r) => setTimeout(r, 20));
-    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${mtaq.child.pid}/status`, 'utf8'));
+    const status = readFileSync(`/proc/${mtaq.child.pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+    const gid = /^Gid:\s+(\d+)\s+(\d+)/m.exec(status);
     const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString().trim());
+    const nogroup = Number(execFileSync('getent', ['group', 'nogroup']).toString().split(':')[2]);
     assert.deepEqual([Number(uid?.[1]), Number(uid?.[2])], [nobody, nobody], 'real and effective uid are nobody');
+    assert.deepEqual([Number(gid?.[1]), Number(gid?.[2])], [nogroup, nogroup], 'real and effective gid are nogroup');
   } finally {
     assert.equal(await mtaq.stop(), 0);
     const broker = await TestBroker.open();

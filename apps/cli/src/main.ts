@@ -58,7 +58,7 @@ async function serve(
   }
   try {
     // the ports are bound: root is no longer needed
-    const account = dropPrivileges(config.user, writes(config), lock ? [lock.path] : []);
+    const account = dropPrivileges(config.user, writes(config), lock ? [lock.path] : [], config.group);
     if (account) logger.info({ user: config.user, uid: account.uid, gid: account.gid }, 'running as an unprivileged user');
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, `${name} cannot run as user ${config.user}`);

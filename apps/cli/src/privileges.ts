@@ -21,9 +21,13 @@ interface Account {
  * will write, so a folder it cannot write is an error now, naming the key, not a failed delivery
  * hours later. `owned` (the lock file) is handed to the user first, so it can remove it at exit.
  */
-export function dropPrivileges(user: string, writes: readonly WrittenPath[], owned: readonly string[] = []): { uid: number; gid: number } | undefined {
-  if (user === '') return undefined;
-  const account = lookup(user);
+export function dropPrivileges(user: string, writes: readonly WrittenPath[], owned: readonly string[] = [], group = ''): { uid: number; gid: number } | undefined {
+  if (user === '') {
+    if (group !== '') throw new PrivilegeError('group: only takes effect together with user');
+    return undefined;
+  }
+  const own = lookup(user);
+  const account = group === '' ? own : { uid: own.uid, gid: lookupGroup(group) };
   if (process.getuid?.() !== 0) {
     if (process.getuid?.() === account.uid) return account;
     throw new PrivilegeError(`user: cannot switch to "${user}": this process does not run as root (uid ${process.getuid?.()})`);
@@ -41,6 +45,22 @@ export function dropPrivileges(user: string, writes: readonly WrittenPath[], own
     }
   }
   return account;
+}
+
+/** The gid of `group` (a name from /etc/group, or a number). */
+function lookupGroup(group: string): number {
+  let groups = '';
+  try {
+    groups = readFileSync('/etc/group', 'utf8');
+  } catch {
+    // no group file: only a numeric group can be used
+  }
+  for (const line of groups.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group || gid === group) return Number(gid);
+  }
+  if (/^\d+$/.test(group)) return Number(group);
+  throw new PrivilegeError(`group: no such group "${group}"`);
 }
 
 /** Node has no getpwnam: the account comes from /etc/passwd (a numeric `user` is a uid). */

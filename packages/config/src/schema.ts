@@ -353,6 +353,7 @@ export const schema = {
   // ------------------------------------------------------------------ process
   lock: proc(text({ describe: 'path' }), '', 'PID file that also keeps a second instance with the same file from starting; empty = none (must differ per instance)'),
   user: proc(noSpaces, '', 'Drop privileges to this user (name or uid) after binding ports; empty = stay'),
+  group: proc(noSpaces, '', 'With user: the group (name or gid) to run as; empty = the user\'s own group'),
   'config-strict': proc(bool, 'false', 'Treat every configuration warning (unknown or unsupported keys, ignored settings) as an error: exit 78'),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
