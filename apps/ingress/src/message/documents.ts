@@ -3,6 +3,7 @@ import type { Config } from '@mtaq/config';
 import { extractMqHeaders, formatTime, readHeaderFields, receivedHeader, receivedProtocol, type SmtpIncomingMessage } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
 import type { SMTPServerSession } from 'smtp-server';
+import { MimeJson } from './json-bytes.js';
 import { mappedSourceIps } from './source-ip.js';
 
 export interface ComposeOptions {
@@ -18,8 +19,10 @@ export interface ComposeOptions {
 const REPORT_TYPE = /^multipart\/report\b/i;
 
 export interface ComposedMessage {
-  /** One per recipient; they share one `mime` string (the message is held once, not per copy). */
+  /** One per recipient; their `mime` is `mime.placeholder` until `mime.encode()` (the message is held once). */
   readonly documents: SmtpIncomingMessage[];
+  /** The message, JSON-escaped once for every copy. */
+  readonly mime: MimeJson;
   /** A top-level multipart/report (only looked at when `rabbitmq-reports` is set). */
   readonly report: boolean;
   /** Size of the message as received. */
@@ -63,13 +66,13 @@ export function composeDocuments(raw: Buffer, session: SMTPServerSession, option
   // JSON strings are Unicode: 8-bit mail that is not UTF-8 travels byte-for-byte as latin1 (our
   // Received: header is UTF-8, so the whole is UTF-8 exactly when the body is)
   const utf8 = isUtf8(body);
-  const mime = utf8 ? received + body.toString('utf8') : Buffer.from(received, 'utf8').toString('latin1') + body.toString('latin1');
+  const mime = new MimeJson([Buffer.from(received, 'utf8'), body], !utf8);
   const report = config['rabbitmq-reports'] !== '' && readHeaderFields(body).some((f) => f.name === 'content-type' && REPORT_TYPE.test(f.value));
   const documents = buildIncoming(
     {
       received: formatTime(now),
       hostname: config['smtp-hostname'],
-      mime,
+      mime: mime.placeholder,
       utf8,
       session,
       extracted,
@@ -77,7 +80,7 @@ export function composeDocuments(raw: Buffer, session: SMTPServerSession, option
     },
     options.nextId,
   );
-  return { documents, report, bytes: raw.length };
+  return { documents, mime, report, bytes: raw.length };
 }
 
 export interface TransactionFacts {

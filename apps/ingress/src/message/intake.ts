@@ -43,8 +43,8 @@ export class MessageIntake {
     try {
       const log = this.#log.child({ sid: session.id });
       const rules = this.#rules;
-      const { documents, report, bytes } = await this.#compose(stream, session, log);
-      await publishDocuments(documents, report, {
+      const { documents, mime, report, bytes } = await this.#compose(stream, session, log);
+      await publishDocuments(documents, mime, report, {
         config: this.#config,
         publisher: this.#publisher,
         isLocal: (address) => rules.isLocal(address),

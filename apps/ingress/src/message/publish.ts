@@ -1,8 +1,10 @@
 import type { Config } from '@mtaq/config';
-import { encodeMessage, type SmtpIncomingMessage } from '@mtaq/envelope';
+import { gzipSync } from 'node:zlib';
+import type { SmtpIncomingMessage } from '@mtaq/envelope';
 import { PublishError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
+import type { MimeJson } from './json-bytes.js';
 
 export interface PublishOptions {
   readonly config: Config;
@@ -35,7 +37,7 @@ function queueFor(message: SmtpIncomingMessage, report: boolean, options: Publis
  * Each copy is encoded only when the publisher has a slot for it (its byte window), so a message
  * to many recipients is never held as all its JSON copies at once.
  */
-export async function publishDocuments(documents: SmtpIncomingMessage[], report: boolean, options: PublishOptions): Promise<void> {
+export async function publishDocuments(documents: SmtpIncomingMessage[], mime: MimeJson, report: boolean, options: PublishOptions): Promise<void> {
   const { config, log } = options;
   const targets = documents.map((m) => ({ message: m, queue: queueFor(m, report, options) })).filter((t) => t.queue !== '');
   const gzip = config['rabbitmq-encoding'] === 'gzip';
@@ -43,9 +45,10 @@ export async function publishDocuments(documents: SmtpIncomingMessage[], report:
   const results = await Promise.allSettled(
     targets.map(({ message, queue }) => {
       const priority = withPriority && typeof message['priority'] === 'number' ? message['priority'] : undefined;
-      return options.publisher.publish(queue, () => encodeMessage(message, { gzip }).body, {
+      const encode = (): Buffer => (gzip ? gzipSync(mime.encode(message)) : mime.encode(message));
+      return options.publisher.publish(queue, encode, {
         messageId: message['message-id'],
-        sizeHint: message.mime?.length ?? 0,
+        sizeHint: mime.escaped.length,
         ...(gzip ? { contentEncoding: 'gzip' } : {}),
         ...(priority !== undefined ? { priority } : {}),
       });

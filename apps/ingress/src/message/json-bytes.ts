@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The message as the JSON `mime` string, built from its bytes without ever making it a JS string:
+ * a multi-megabyte message would otherwise exist as the body, a string, the JSON string and the
+ * JSON bytes at once (and again as garbage until V8 collects it). The escaping is JSON.stringify's:
+ * `"` `\` and control characters; bytes ≥ 0x80 pass through (UTF-8 mail) or become their UTF-8
+ * form (mail that is not UTF-8 travels as latin1, `mime-encoding: latin1`).
+ */
+export class MimeJson {
+  /** What a document's `mime` holds until encode() puts the message in its place. */
+  readonly placeholder = `@@mtaq-mime-${randomBytes(8).toString('hex')}@@`;
+  /** The message, escaped, without the quotes. */
+  readonly escaped: Buffer;
+
+  constructor(parts: readonly Buffer[], latin1: boolean) {
+    this.escaped = escape(parts, latin1);
+  }
+
+  /** `document` as JSON bytes, its `mime` the message: one copy, made when it is published. */
+  encode(document: object): Buffer {
+    const json = JSON.stringify(document);
+    const marker = `"${this.placeholder}"`;
+    const at = json.indexOf(marker);
+    if (at < 0) return Buffer.from(json, 'utf8');
+    const before = Buffer.from(json.slice(0, at + 1), 'utf8');
+    const after = Buffer.from(json.slice(at + marker.length - 1), 'utf8');
+    const out = Buffer.allocUnsafe(before.length + this.escaped.length + after.length);
+    before.copy(out, 0);
+    this.escaped.copy(out, before.length);
+    after.copy(out, before.length + this.escaped.length);
+    return out;
+  }
+}
+
+const SHORT: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+const HEX = '0123456789abcdef';
+
+function escape(parts: readonly Buffer[], latin1: boolean): Buffer {
+  let length = 0;
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      const b = part[i]!;
+      if (b === 0x22 || b === 0x5c) length += 2;
+      else if (b < 0x20) length += SHORT[b] !== undefined ? 2 : 6;
+      else if (b >= 0x80 && latin1) length += 2;
+      else length += 1;
+    }
+  }
+  const out = Buffer.allocUnsafe(length);
+  let o = 0;
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      const b = part[i]!;
+      if (b === 0x22 || b === 0x5c) {
+        out[o++] = 0x5c;
+        out[o++] = b;
+      } else if (b < 0x20) {
+        out[o++] = 0x5c;
+        const short = SHORT[b];
+        if (short !== undefined) out[o++] = short;
+        else {
+          out[o++] = 0x75;
+          out[o++] = 0x30;
+          out[o++] = 0x30;
+          out[o++] = HEX.charCodeAt(b >> 4);
+          out[o++] = HEX.charCodeAt(b & 15);
+        }
+      } else if (b >= 0x80 && latin1) {
+        out[o++] = 0xc0 | (b >> 6);
+        out[o++] = 0x80 | (b & 0x3f);
+      } else out[o++] = b;
+    }
+  }
+  return out;
+}
