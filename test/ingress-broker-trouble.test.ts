@@ -68,6 +68,18 @@ describe('broker trouble answered at MAIL FROM (private RabbitMQ node)', () => {
     await until('unblocked', async () => (await mailFrom(port)).code === 250);
   });
 
+  test('password changed while running: logged as an error and retried; MAIL FROM 451 meanwhile', async () => {
+    assert.equal((await node.ctl(['change_password', 'guest', 'changed'])).code, 0);
+    await node.closeAllConnections('drill: password changed');
+    await until('the refused login logged', () =>
+      mtaq.logs.some((l) => l['msg'] === 'broker refused the login (check rabbitmq-address), reconnecting' && l['level'] === 50),
+    );
+    assert.equal((await mailFrom(port)).code, 451);
+    assert.equal(mtaq.child.exitCode, null, 'still running');
+    assert.equal((await node.ctl(['change_password', 'guest', 'guest'])).code, 0);
+    await until('reconnected', async () => (await mailFrom(port)).code === 250, 60_000);
+  });
+
   test('broker stopped: MAIL FROM 451 4.3.0 at once; back: 250 again', async () => {
     await node.stop();
     await until('the ingress noticing', () => mtaq.logs.some((l) => l['msg'] === 'broker unavailable, reconnecting'));
