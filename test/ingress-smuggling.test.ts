@@ -214,6 +214,8 @@ describe('SMTP smuggling and protocol hygiene', () => {
     const fourth = await smtp.command('RCPT TO:<r4@example.org>');
     assert.equal(fourth.code, 452);
     assert.match(fourth.lines[0]!, /^452 4\.5\.3 /);
+    // 452 is flow control: more of them than smtp-max-errors (5) do not end the session
+    for (let r = 5; r <= 10; r++) assert.equal((await smtp.command(`RCPT TO:<r${r}@example.org>`)).code, 452);
     assert.equal((await smtp.command('DATA')).code, 354);
     assert.equal((await smtp.command('Subject: many\r\n\r\nx\r\n.')).code, 250);
     await smtp.quit();

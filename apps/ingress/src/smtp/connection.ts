@@ -120,7 +120,9 @@ export class MtaqConnection extends SMTPConnection {
       this.#errors = 0;
       return;
     }
-    if (code < 400 || code === 421 || !this._ready || this._closing) return;
+    // 452 is flow control, not misbehaviour: "too many recipients" / "no room right now" tell a
+    // well-behaved client to send the rest later, and a client pipelining many RCPTs gets many
+    if (code < 400 || code === 421 || code === 452 || !this._ready || this._closing) return;
     const max = (this._server.options as MtaqServerOptions).maxErrors ?? 10;
     if (++this.#errors >= max) this.#reply(replies.tooManyErrors(this.name));
   }
