@@ -49,32 +49,31 @@ export function dropPrivileges(user: string, writes: readonly WrittenPath[], own
 
 /** The gid of `group` (a name from /etc/group, or a number). */
 function lookupGroup(group: string): number {
-  let groups = '';
-  try {
-    groups = readFileSync('/etc/group', 'utf8');
-  } catch {
-    // no group file: only a numeric group can be used
-  }
-  for (const line of groups.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group || gid === group) return Number(gid);
-  }
+  const fields = entry('/etc/group', group);
+  if (fields) return Number(fields[2]);
   if (/^\d+$/.test(group)) return Number(group);
   throw new PrivilegeError(`group: no such group "${group}"`);
 }
 
 /** Node has no getpwnam: the account comes from /etc/passwd (a numeric `user` is a uid). */
 function lookup(user: string): Account {
-  let passwd = '';
-  try {
-    passwd = readFileSync('/etc/passwd', 'utf8');
-  } catch {
-    // no passwd file: only a numeric user can be used
-  }
-  for (const line of passwd.split('\n')) {
-    const [name, , uid, gid] = line.split(':');
-    if (name === user || uid === user) return { uid: Number(uid), gid: Number(gid) };
-  }
+  const fields = entry('/etc/passwd', user);
+  if (fields) return { uid: Number(fields[2]), gid: Number(fields[3]) };
   if (/^\d+$/.test(user)) return { uid: Number(user), gid: Number(user) };
   throw new PrivilegeError(`user: no such user "${user}"`);
+}
+
+/** The line of /etc/passwd or /etc/group whose name (or id, the third field) is `key`, split. */
+function entry(file: string, key: string): string[] | undefined {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // no such file: only numeric ids can be used
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] === key || fields[2] === key) return fields;
+  }
+  return undefined;
 }
