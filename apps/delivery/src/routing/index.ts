@@ -1,20 +1,8 @@
 /** Routing for delivery: DNS, destinations, source addresses (§7.1 step 5, §7.2, §7.6, §7.7). */
 
-export { BindError, DnsError } from './errors.js';
-export {
-  createResolver,
-  resolveMailHosts,
-  lookupMailHosts,
-  resolveAddresses,
-  orderByPreference,
-  isPermanentDnsCode,
-  toDnsError,
-  type MailHost,
-  type MailHostAnswer,
-  type ResolverConfig,
-} from './dns.js';
-export { DnsCache, type DnsCacheOptions } from './dns-cache.js';
-export { recipientDomain, ipLiteral, normalizeHost } from './domain.js';
+export { BindError } from './errors.js';
+// the resolver lives in @mtaq/dns, shared with the ingress's checks
+export { createResolver, DnsError, recipientDomain } from '@mtaq/dns';
 export {
   Router,
   SMARTHOST_DESTINATION,

@@ -8,9 +8,7 @@ import type { Resolver } from 'node:dns/promises';
 import type { Config } from '@mtaq/config';
 import type { OutgoingMessage } from '@mtaq/envelope';
 import { isIp, normalizeIp } from '@mtaq/net';
-import { DnsCache } from './dns-cache.js';
-import { ipLiteral, normalizeHost, recipientDomain } from './domain.js';
-import { DnsError } from './errors.js';
+import { DnsCache, DnsError, ipLiteral, normalizeHost, recipientDomain } from '@mtaq/dns';
 
 export type RouterConfig = Pick<
   Config,

@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Config } from '@mtaq/config';
 import type { OutgoingMessage } from '@mtaq/envelope';
 import { ipFamily, isIp, normalizeIp, type IpFamily } from '@mtaq/net';
-import { createResolver } from './dns.js';
+import { createResolver } from '@mtaq/dns';
 import { BindError } from './errors.js';
 import { canBind, localAddresses, type InterfaceTable } from './local-address.js';
 

@@ -3,8 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { configFromValues } from '@mtaq/config';
 import type { OutgoingMessage } from '@mtaq/envelope';
 import { startDnsServer, type DnsServer } from '../../../../test/helpers/dns-server.js';
-import { createResolver } from '../../src/routing/dns.js';
-import { DnsError } from '../../src/routing/errors.js';
+import { createResolver, DnsError } from '@mtaq/dns';
 import { Router, SMARTHOST_DESTINATION, type Route, type SmtpRoute } from '../../src/routing/route.js';
 
 let dns: DnsServer;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { configFromValues } from '@mtaq/config';
 import type { OutgoingMessage } from '@mtaq/envelope';
 import { startDnsServer, type DnsServer } from '../../../../test/helpers/dns-server.js';
-import { createResolver } from '../../src/routing/dns.js';
+import { createResolver } from '@mtaq/dns';
 import { BindError } from '../../src/routing/errors.js';
 import { localAddresses } from '../../src/routing/local-address.js';
 import { SourceIps } from '../../src/routing/source-ip.js';

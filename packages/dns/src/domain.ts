@@ -1,4 +1,4 @@
-/** Recipient-domain text handling shared by the resolver and the router. */
+/** Recipient-domain text handling shared by the resolver and delivery's router. */
 
 import { isIp, normalizeIp } from '@mtaq/net';
 

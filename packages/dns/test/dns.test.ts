@@ -3,10 +3,8 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { configFromValues } from '@mtaq/config';
-import { startDnsServer, type DnsServer } from '../../../../test/helpers/dns-server.js';
-import { createResolver, resolveMailHosts } from '../../src/routing/dns.js';
-import { DnsCache } from '../../src/routing/dns-cache.js';
-import { DnsError } from '../../src/routing/errors.js';
+import { startDnsServer, type DnsServer } from '../../../test/helpers/dns-server.js';
+import { createResolver, DnsCache, DnsError, resolveMailHosts } from '../src/index.js';
 
 let dns: DnsServer;
 

@@ -5,7 +5,7 @@
  */
 
 import type { Resolver } from 'node:dns/promises';
-import { lookupMailHosts, orderByPreference, resolveAddresses, toDnsError, type MailHost } from './dns.js';
+import { lookupMailHosts, orderByPreference, resolveAddresses, toDnsError, type MailHost } from './resolver.js';
 import { DnsError } from './errors.js';
 
 interface Entry<T> {
