@@ -351,6 +351,8 @@ export class DrillEnvironment {
       const startDelivery = async (): Promise<MtaqProcess> => {
         const mtaq = await startMtaq('delivery', ['--config-file', file], { timeoutMs: 30000 });
         deliveries.push(mtaq);
+        // a drill cut short (a test timeout) must not leave a delivery reconnecting to a dead broker
+        if (mtaq.child.pid) watchdog(mtaq.child.pid);
         return mtaq;
       };
 
