@@ -182,7 +182,7 @@ export const schema = {
   'smtp-greeting-delay-exempt': smtp(cidrList, '', 'Clients that never wait for the greeting delay'),
   'smtp-threads': smtp(atLeastOne, '1', 'Worker threads for SMTP traffic'),
   'smtp-max-recipients': smtp(atLeastOne, '1000', 'Most RCPT TO accepted in one transaction'),
-  'smtp-max-inflight': smtp(size(), '64MB', 'Message bytes one ingress process holds at once (its RSS grows about 4x this): each transaction reserves its declared SIZE (else smtp-maxsize) at MAIL FROM, 452 4.3.1 when full'),
+  'smtp-max-inflight': smtp(size(), '64MB', 'Message bytes one ingress process holds at once (its RSS grows about 4x this): each transaction reserves its declared SIZE (else 1/32 of this, at least 1MB) at MAIL FROM, 452 4.3.1 when full'),
   'smtp-connections': smtp(unlimited, '0', 'Cap on inbound + outbound connections of one process together; 0 = unlimited'),
   'smtp-connections-wait': smtp(positiveDuration, '30', 'Seconds a connection over smtp-connections(-in) is held without a greeting, waiting for a slot, before it gets 421'),
   'smtp-min-rate': smtp(unlimited, '32', 'Bytes per second a command line or message must arrive at once it has taken smtp-min-rate-grace; slower: 421 and close; 0 = off'),

@@ -13,12 +13,17 @@ export interface BrokerState {
  * state, both answered at MAIL FROM, before the client sends a body:
  *
  * - broker not connected or blocking publishers → `451 4.3.0` at MAIL FROM;
- * - each transaction reserves its declared `SIZE=` (else `smtp-maxsize`) at MAIL FROM; when the
+ * - each transaction reserves its declared `SIZE=` (else a provisional share) at MAIL FROM; when the
  *   reservation cannot be had → `452 4.3.1`; it is released when the transaction ends (its DATA
  *   answered, a new MAIL FROM, or the session closed);
  * - recipients × size above `smtp-max-inflight` → `452 4.5.3` at RCPT, so a client is never
  *   refused after sending its body.
  */
+/** A transaction without a declared SIZE reserves this fraction of `smtp-max-inflight`… */
+const UNDECLARED_SHARES = 32;
+/** …but at least this much. */
+const UNDECLARED_MIN = 1024 * 1024;
+
 export class TransactionGate {
   readonly #limit: number;
   readonly #maxSize: number;
@@ -81,9 +86,16 @@ export class TransactionGate {
     this.#used -= size;
   }
 
+  /**
+   * A declared SIZE is reserved as declared. Without one, reserving `smtp-maxsize` (100 MB by
+   * default, more than the whole cap) would let one undeclared transaction at a time in, and many
+   * clients never declare SIZE; so they get a provisional share of the cap (1/32, at least 1 MB),
+   * and `smtp-maxsize` still bounds each message. Clamped to the cap itself, so an `smtp-maxsize`
+   * above `smtp-max-inflight` still lets one through.
+   */
   #sizeOf(declared: number | undefined): number {
-    // clamped to the cap itself, so an smtp-maxsize above smtp-max-inflight still lets one through
-    const size = declared !== undefined && Number.isFinite(declared) && declared > 0 ? Math.min(declared, this.#maxSize) : this.#maxSize;
+    const undeclared = Math.min(this.#maxSize, Math.max(UNDECLARED_MIN, this.#limit / UNDECLARED_SHARES));
+    const size = declared !== undefined && Number.isFinite(declared) && declared > 0 ? Math.min(declared, this.#maxSize) : undeclared;
     return Math.min(size, this.#limit);
   }
 }

@@ -16,11 +16,11 @@ function gate(broker = { available: true }): TransactionGate {
   return new TransactionGate({ limit: 10 * MB, maxSize: 4 * MB, broker, logger: silentLogger });
 }
 
-test('MAIL FROM reserves the declared SIZE, else smtp-maxsize; 452 4.3.1 when it does not fit', () => {
+test('MAIL FROM reserves the declared SIZE, else a provisional share; 452 4.3.1 when it does not fit', () => {
   const g = gate();
   const [a, b, c] = [session('a'), session('b'), session('c')];
   assert.equal(g.begin(a, 3 * MB), undefined);
-  assert.equal(g.begin(b, undefined), undefined, 'no SIZE: smtp-maxsize (4 MB) reserved');
+  assert.equal(g.begin(b, 4 * MB), undefined);
   assert.equal(g.used, 7 * MB);
   const refused = g.begin(c, 4 * MB);
   assert.deepEqual([refused?.code, refused?.status], [452, '4.3.1']);
@@ -31,6 +31,17 @@ test('MAIL FROM reserves the declared SIZE, else smtp-maxsize; 452 4.3.1 when it
   g.end(b);
   g.end(c);
   assert.equal(g.used, 0);
+});
+
+test('without SIZE a transaction reserves 1/32 of the cap (at least 1 MB), not smtp-maxsize: many run at once', () => {
+  const g = new TransactionGate({ limit: 64 * MB, maxSize: 100 * MB, broker: { available: true }, logger: silentLogger });
+  const sessions = Array.from({ length: 32 }, (_, i) => session(`u${i}`));
+  for (const s of sessions) assert.equal(g.begin(s, undefined), undefined);
+  assert.equal(g.used, 64 * MB);
+  assert.equal(g.begin(session('over'), undefined)?.code, 452, 'the cap still holds');
+  const small = new TransactionGate({ limit: 10 * MB, maxSize: 4 * MB, broker: { available: true }, logger: silentLogger });
+  small.begin(session('x'), undefined);
+  assert.equal(small.used, 1 * MB, 'at least 1 MB');
 });
 
 test('a new MAIL FROM in the same session replaces its reservation', () => {
