@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { readHeaderFields, type HeaderField } from '@mtaq/envelope';
-import { Unzip, UnzipInflate } from 'fflate';
+import { Unzip, UnzipInflate, unzipSync } from 'fflate';
 import { simpleParser, type Attachment, type SimpleParserOptions } from 'mailparser';
 
 /**
@@ -247,11 +247,16 @@ function isReportAttachment(attachment: Attachment): boolean {
   return TLSRPT_TYPE.test(type) || DMARC_TYPE.test(type) || REPORT_FILE.test(attachment.filename ?? '');
 }
 
-/** The content, gunzipped or unzipped (first file) by its magic bytes, at most `maxBytes`. */
+/** The content, gunzipped or unzipped (its first .xml file) by its magic bytes, at most `maxBytes`. */
 function expand(content: Buffer, maxBytes: number): Buffer | undefined {
   try {
-    if (content[0] === 0x1f && content[1] === 0x8b) return gunzipSync(content, { maxOutputLength: maxBytes });
-    if (content[0] === 0x50 && content[1] === 0x4b && content[2] === 0x03 && content[3] === 0x04) return unzipFirst(content, maxBytes);
+    if (content[0] === 0x1f && content[1] === 0x8b) {
+      // the first KB or so tells XML or JSON from anything else without expanding the rest
+      const head = gunzipSync(content.subarray(0, 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: maxBytes });
+      if (!MARKUP_START.test(head.toString('latin1', 0, 64))) return undefined;
+      return gunzipSync(content, { maxOutputLength: maxBytes });
+    }
+    if (content[0] === 0x50 && content[1] === 0x4b && content[2] === 0x03 && content[3] === 0x04) return unzipXml(content, maxBytes);
     return content.length <= maxBytes ? content : undefined;
   } catch {
     // corrupt, or more than maxBytes (zlib's RangeError)
@@ -259,17 +264,31 @@ function expand(content: Buffer, maxBytes: number): Buffer | undefined {
   }
 }
 
+/** An XML document or a JSON object, after a byte order mark and blanks. */
+const MARKUP_START = /^(\xEF\xBB\xBF)?\s*[<{]/;
+const XML_FILE = /\.xml$/i;
+
 /**
- * The first file of a zip archive, streamed through the inflater a few KB of input at a time so
- * that no more than about `maxBytes` (plus one step's worth) is ever expanded.
+ * The first .xml file of a zip archive. The central directory is read first (nothing expanded): no
+ * .xml file, or one that says it is larger than `maxBytes`, is no report. The file is then streamed
+ * through the inflater a few KB of input at a time, so that no more than about `maxBytes` (plus one
+ * step's worth) is ever expanded even when the directory lies.
  */
-function unzipFirst(zip: Buffer, maxBytes: number): Buffer | undefined {
+function unzipXml(zip: Buffer, maxBytes: number): Buffer | undefined {
+  let declared: number | undefined;
+  unzipSync(zip, {
+    filter: (file) => {
+      if (declared === undefined && XML_FILE.test(file.name)) declared = file.originalSize;
+      return false;
+    },
+  });
+  if (declared === undefined || declared > maxBytes) return undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
   // changed by the callbacks, which TypeScript's narrowing does not see
   let state = 'waiting' as 'waiting' | 'reading' | 'done' | 'failed';
   const unzip = new Unzip((file) => {
-    if (state !== 'waiting' || file.name.endsWith('/')) return;
+    if (state !== 'waiting' || !XML_FILE.test(file.name)) return;
     state = 'reading';
     file.ondata = (err, chunk, final) => {
       if (state !== 'reading') return;
