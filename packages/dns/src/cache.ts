@@ -5,7 +5,7 @@
  */
 
 import type { Resolver } from 'node:dns/promises';
-import { lookupMailHosts, orderByPreference, resolveAddresses, toDnsError, type MailHost } from './resolver.js';
+import { isPermanentDnsCode, lookupMailHosts, orderByPreference, resolveAddresses, toDnsError, type MailHost } from './resolver.js';
 import { DnsError } from './errors.js';
 
 interface Entry<T> {
@@ -13,6 +13,11 @@ interface Entry<T> {
   /** Epoch ms; Infinity while the lookup is in flight. */
   expires: number;
 }
+
+/** The record types the mail-authentication checks ask for. */
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME';
+
+type RecordAnswer = { records: unknown[] } | { error: unknown };
 
 /** Bounds memory when mail goes to very many distinct domains. */
 const MAX_ENTRIES = 10_000;
@@ -29,6 +34,7 @@ export class DnsCache {
   readonly #now: () => number;
   readonly #mx = new Map<string, Entry<MailHost[]>>();
   readonly #addresses = new Map<string, Entry<string[]>>();
+  readonly #records = new Map<string, Entry<RecordAnswer>>();
 
   constructor(resolver: Resolver, options: DnsCacheOptions) {
     this.#resolver = resolver;
@@ -52,6 +58,33 @@ export class DnsCache {
       if (answer.addresses.length === 0) throw toDnsError(answer.transientError ?? answer.permanentError, name, 'host');
       return { value: answer.addresses, ttl: answer.ttl };
     });
+  }
+
+  /**
+   * Records of any type, in `dns.resolve(name, type)`'s shape, for the ingress's SPF, DKIM, DMARC
+   * and ARC checks. A failure rejects with the resolver's own error (its `code` tells NXDOMAIN,
+   * NODATA and timeouts apart, which those checks need). A and AAAA are kept for their TTL; node's
+   * resolver reports none for other types, so those are kept for `dns-min-ttl`, as are "no such
+   * name / no data" answers.
+   */
+  async records(name: string, type: RecordType): Promise<unknown[]> {
+    const key = `${type} ${name.toLowerCase()}`;
+    const answer = await this.#cached(this.#records, key, async () => {
+      try {
+        if (type === 'A' || type === 'AAAA') {
+          const found = type === 'A' ? await this.#resolver.resolve4(name, { ttl: true }) : await this.#resolver.resolve6(name, { ttl: true });
+          const ttl = found.length ? Math.min(...found.map((r) => r.ttl)) : undefined;
+          return { value: { records: found.map((r) => r.address) }, ttl };
+        }
+        return { value: { records: (await this.#resolver.resolve(name, type)) as unknown[] }, ttl: undefined };
+      } catch (error) {
+        // a proven absence is an answer worth keeping; anything else is asked again next time
+        if (isPermanentDnsCode((error as { code?: string }).code)) return { value: { error }, ttl: undefined };
+        throw error;
+      }
+    });
+    if ('error' in answer) throw answer.error;
+    return answer.records;
   }
 
   #cached<T>(map: Map<string, Entry<T>>, key: string, load: () => Promise<{ value: T; ttl: number | undefined }>): Promise<T> {

@@ -17,5 +17,5 @@ export {
   type MailHostAnswer,
   type ResolverConfig,
 } from './resolver.js';
-export { DnsCache, type DnsCacheOptions } from './cache.js';
+export { DnsCache, type DnsCacheOptions, type RecordType } from './cache.js';
 export { recipientDomain, ipLiteral, normalizeHost } from './domain.js';

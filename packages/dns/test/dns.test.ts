@@ -153,4 +153,22 @@ describe('DnsCache', () => {
     now += 2_000;
     await rejectsWith(cache.mailHosts('aonly.test'), { transient: true });
   });
+
+  test('records(): TXT and A in dns.resolve shape, kept after the server is gone; NXDOMAIN kept with its code, timeouts not', async () => {
+    const own = await startDnsServer({ ...ZONE, ttl: 5 });
+    let now = 1_000_000;
+    const cache = new DnsCache(resolverFor(own.server), { minTtl: 2, now: () => now });
+    assert.deepEqual(await cache.records('empty.test', 'TXT'), [['no mail here']]);
+    assert.deepEqual(await cache.records('mx2.example.test', 'A'), ['127.0.0.11']);
+    await assert.rejects(cache.records('nowhere.test', 'TXT'), { code: 'ENOTFOUND' });
+    await own.stop();
+    assert.deepEqual(await cache.records('EMPTY.test', 'TXT'), [['no mail here']], 'names are case-insensitive');
+    assert.deepEqual(await cache.records('mx2.example.test', 'A'), ['127.0.0.11']);
+    await assert.rejects(cache.records('nowhere.test', 'TXT'), { code: 'ENOTFOUND' });
+    // A keeps its TTL (5 s); other types, and absences, dns-min-ttl (2 s)
+    now += 3_000;
+    assert.deepEqual(await cache.records('mx2.example.test', 'A'), ['127.0.0.11']);
+    await assert.rejects(cache.records('empty.test', 'TXT'), (err: { code?: string }) => err.code !== 'ENOTFOUND' && err.code !== undefined);
+    await assert.rejects(cache.records('empty.test', 'TXT'), (err: { code?: string }) => err.code !== undefined, 'a transient failure is asked again, not kept');
+  });
 });
