@@ -93,3 +93,23 @@ export function headerBlock(mime: string): string {
   const buf = headerBytes(mime);
   return buf.toString('utf8', 0, scanHeaders(buf, () => undefined));
 }
+
+/**
+ * The message without the header fields `drop` picks (given the lower-cased name, and the unfolded
+ * value on demand); every other byte unchanged. Returns `mime` itself when nothing is dropped.
+ */
+export function dropHeaderFields(mime: Buffer, drop: (name: string, value: () => string) => boolean): Buffer {
+  const cuts: Array<[number, number]> = [];
+  scanHeaders(mime, (start, colon, end) => {
+    if (drop(fieldName(mime, start, colon), () => fieldValue(mime, colon, end))) cuts.push([start, end]);
+  });
+  if (cuts.length === 0) return mime;
+  const kept: Buffer[] = [];
+  let at = 0;
+  for (const [start, end] of cuts) {
+    kept.push(mime.subarray(at, start));
+    at = end;
+  }
+  kept.push(mime.subarray(at));
+  return Buffer.concat(kept);
+}

@@ -12,5 +12,5 @@ export { envelopeFromMime, recipientsFromMime } from './mime-envelope.js';
 export { firstAddress, isValidAddress, isValidMailbox, parseAddressList } from './address.js';
 export { createMessageIdGenerator } from './message-id.js';
 export { receivedHeader, receivedProtocol, type ReceivedInfo, type ReceivedProtocol } from './received.js';
-export { headerBlock, readHeaderFields, type HeaderField } from './header-block.js';
+export { dropHeaderFields, headerBlock, readHeaderFields, type HeaderField } from './header-block.js';
 export { decodeHeaderValue } from './header-words.js';
