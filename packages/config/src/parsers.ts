@@ -120,6 +120,17 @@ export function int(options: IntOptions = {}): ValueType<number> {
   };
 }
 
+/** A decimal such as a spam score (`5`, `6.5`, `-1`); empty = undefined (someone else's default). */
+export const optionalNumber: ValueType<number | undefined> = {
+  describe: 'number',
+  parse(value) {
+    if (value === '') return undefined;
+    if (!/^-?\d+(\.\d+)?$/.test(value)) throw new InvalidValue('a number such as 5 or 6.5, or empty');
+    return Number(value);
+  },
+  format: (value) => (value === undefined ? '' : String(value)),
+};
+
 function parsePort(item: string): number | undefined {
   if (!/^\d{1,5}$/.test(item)) return undefined;
   const n = Number(item);

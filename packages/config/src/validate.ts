@@ -69,6 +69,17 @@ export function validate(draft: Draft, errors: ConfigError[], warnings: ConfigWa
     }
   }
 
+  // a refusal needs the verdict it refuses on
+  const checks = get('smtp-check');
+  const unchecked = get('smtp-check-reject').filter((c) => !checks.includes(c));
+  if (unchecked.length > 0) warn('smtp-check-reject', `has no effect for ${unchecked.join(', ')}: not in smtp-check`);
+  if (get('smtp-check-reject-score') !== undefined && !get('smtp-check-reject').includes('spam')) {
+    warn('smtp-check-reject-score', 'has no effect: smtp-check-reject does not list spam');
+  }
+  if (get('smtp-auth-results').length > 0 && !checks.some((c) => c !== 'spam')) {
+    warn('smtp-auth-results', 'adds only "none": smtp-check runs none of spf, dkim, dmarc, arc');
+  }
+
   const total = get('smtp-connections');
   for (const key of ['smtp-connections-in', 'smtp-connections-out'] as const) {
     if (total > 0 && get(key) > total) warn(key, `is above smtp-connections (${total}) and can never be reached`);

@@ -119,7 +119,7 @@ test('bad size, duration, boolean, enum and port values name file, line, key, ex
     ['smtp-extract: maybe', /^etc\/mtaq\.conf:2: smtp-extract: expected a boolean.*got "maybe"/],
     ['smtp-validate-address: lax', /^etc\/mtaq\.conf:2: smtp-validate-address: expected one of strict, loose, got "lax"/],
     ['log-level: loud', /^etc\/mtaq\.conf:2: log-level: expected one of fatal, error, warn, info, debug, trace, got "loud"/],
-    ['smtp-check: spf,virus', /^etc\/mtaq\.conf:2: smtp-check: expected a list of spf, dkim, dmarc, spam, got "spf,virus" \(unknown "virus"\)/],
+    ['smtp-check: spf,virus', /^etc\/mtaq\.conf:2: smtp-check: expected a list of spf, dkim, dmarc, spam, arc, got "spf,virus" \(unknown "virus"\)/],
     ['smtp-port: abc', /^etc\/mtaq\.conf:2: smtp-port: expected a port list like "25,2525,1024-1026", got "abc"/],
     ['smtp-port: 70000', /ports are 1-65535/],
     ['smtp-port: 1026-1024', /runs backwards/],
@@ -335,7 +335,7 @@ test('Config property types follow the schema table', () => {
   const inbox: string = config['rabbitmq-inbox'];
   const extract: boolean = config['smtp-extract'];
   const level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' = config['log-level'];
-  const checks: readonly ('spf' | 'dkim' | 'dmarc' | 'spam')[] = config['smtp-check'];
+  const checks: readonly ('spf' | 'dkim' | 'dmarc' | 'spam' | 'arc')[] = config['smtp-check'];
   const nodes: readonly string[] = config['rabbitmq-address'];
   // @ts-expect-error aliases and unknown names are not properties of Config
   void config['smtp-defaultips'];

@@ -54,7 +54,7 @@ const EXTRACT = `smtp-extract:       true
 const BLOCKS = [LISTEN, SOURCE_IPS, TLS, ACCESS, AUTH, CHECKS, SPAMD, PROXY, VALIDATE, CONNECTIONS, OTHER, EXTRACT];
 
 /** Keys of the page that mtaq accepts but does not act on yet: they load, with a "no effect" warning. */
-const NOT_YET = ['smtp-check', 'smtp-auth-results', 'spamassassin-host', 'spamassassin-port'];
+const NOT_YET: string[] = [];
 
 /** Warnings other than "has no effect", and the keys those name. */
 function sortWarnings(warnings: readonly ConfigWarning[]): { other: string[]; noEffect: string[] } {
