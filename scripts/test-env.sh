@@ -14,7 +14,7 @@ REQUIREMENTS=(
   'swaks swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl libio-socket-inet6-perl'
   'openssl openssl'
   'perl perl'
-  'python3 python3'
+  'python3 python3 python3-dkim'
   'smtp-source postfix'
   'smtp-sink postfix'
   'dnsmasq dnsmasq-base'
@@ -27,10 +27,12 @@ REQUIREMENTS=(
   'redis-server redis-server'
   'rabbitmq-server rabbitmq-server'
   'rabbitmqctl rabbitmq-server'
+  'spamd spamd spamassassin'
+  'spamc spamc'
 )
 # Packages whose install could start a system daemon (ports 25, 389, 1812, ...) and the name of its
 # process: kept stopped, the tests start their own on free ports.
-DAEMONS=('postfix master' 'slapd slapd' 'freeradius freeradius' 'haproxy haproxy')
+DAEMONS=('postfix master' 'slapd slapd' 'freeradius freeradius' 'haproxy haproxy' 'spamd spamd')
 
 # Debian puts daemons in sbin, which a non-root PATH lacks.
 have() { PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
