@@ -1,6 +1,7 @@
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
+import { InboundChecks } from './checks/inbound-checks.js';
 import { MessageIntake } from './message/intake.js';
 import { declaredSize, TransactionGate } from './message/transactions.js';
 import type { AccessPolicy } from './policy/access-policy.js';
@@ -49,7 +50,14 @@ export class Ingress {
       logger: this.#log,
     });
     this.#policy = new PolicyHooks({ config: deps.config, access: deps.policy, authenticator: deps.authenticator, logger: this.#log, transactions });
-    this.#intake = new MessageIntake({ config: deps.config, publisher: deps.publisher, rules: deps.policy, logger: this.#log, transactions });
+    this.#intake = new MessageIntake({
+      config: deps.config,
+      publisher: deps.publisher,
+      rules: deps.policy,
+      logger: this.#log,
+      transactions,
+      checks: InboundChecks.fromConfig(deps.config),
+    });
   }
 
   /** Opens every listener; rejects (closing those already open) if any address cannot be bound. */

@@ -4,8 +4,12 @@ import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { replies, replyError, type Reply } from '../smtp/replies.js';
-import { composeDocuments, type ComposedMessage } from './documents.js';
-import { publishDocuments } from './publish.js';
+import { authenticationResults } from '../checks/authentication-results.js';
+import type { InboundChecks } from '../checks/inbound-checks.js';
+import { checkRefusal } from '../checks/reject-policy.js';
+import { composeDocuments, prepareMessage, type CheckAnnotations, type ComposedMessage } from './documents.js';
+import { detectReport, type ReportSummary } from './report-kind.js';
+import { publishDocuments, type PublishOptions } from './publish.js';
 import type { TransactionGate } from './transactions.js';
 
 /** What the message stage asks of the access policy (policy/access-policy.ts answers it). */
@@ -17,9 +21,9 @@ export interface ClientRules {
 }
 
 /**
- * What happens to a message after DATA: read in full, turned into one JSON document per
- * recipient, published, and answered with the 250 that lists their ids only once the broker
- * confirmed every one of them.
+ * What happens to a message after DATA: read in full, checked (`smtp-check`), turned into one JSON
+ * document per recipient, published, and answered with the 250 that lists their ids only once the
+ * broker confirmed every one of them.
  */
 export class MessageIntake {
   readonly #config: Config;
@@ -28,28 +32,30 @@ export class MessageIntake {
   readonly #log: Logger;
   readonly #nextId: () => string;
   readonly #transactions: TransactionGate | undefined;
+  readonly #checks: InboundChecks | undefined;
 
-  constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger; transactions?: TransactionGate }) {
+  constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger; transactions?: TransactionGate; checks?: InboundChecks | undefined }) {
     this.#transactions = deps.transactions;
     this.#config = deps.config;
     this.#publisher = deps.publisher;
     this.#rules = deps.rules;
     this.#log = deps.logger;
     this.#nextId = createMessageIdGenerator(deps.config['server-id']);
+    this.#checks = deps.checks;
   }
 
-  /** Resolves with the reply to DATA; rejects with a typed error (size, broker) that smtpError answers. */
+  /** Resolves with the reply to DATA; rejects with a typed error (size, broker, a check's refusal) that smtpError answers. */
   async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Reply> {
     try {
       const log = this.#log.child({ sid: session.id });
-      const rules = this.#rules;
-      const { documents, mime, report, bytes } = await this.#compose(stream, session, log);
-      await publishDocuments(documents, mime, report, {
-        config: this.#config,
-        publisher: this.#publisher,
-        isLocal: (address) => rules.isLocal(address),
-        log,
-      });
+      const { composed, refusal } = await this.#compose(stream, session, log);
+      const { documents, mime, report, bytes } = composed;
+      const publish = { config: this.#config, publisher: this.#publisher, isLocal: (address: string) => this.#rules.isLocal(address), log };
+      if (refusal) {
+        await this.#refuse(composed, refusal, publish);
+        throw replyError(refusal);
+      }
+      await publishDocuments(documents, mime, report, publish);
       log.info({ mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes }, 'queued');
       return replies.queued(documents.map((m) => ({ id: m['message-id'], recipient: m.recipient })));
     } finally {
@@ -58,11 +64,68 @@ export class MessageIntake {
     }
   }
 
-  /** Read and turned into documents; the raw bytes go out of reach when this returns. */
-  async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<ComposedMessage> {
+  /** Read, checked and turned into documents; the raw bytes go out of reach when this returns. */
+  async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<{ composed: ComposedMessage; refusal: Reply | undefined }> {
     const raw = await readMessage(stream);
     const rules = this.#rules;
-    return composeDocuments(raw, session, { config: this.#config, isTrusted: (ip) => rules.isTrusted(ip), nextId: this.#nextId, log });
+    const options = { config: this.#config, isTrusted: (ip: string) => rules.isTrusted(ip), nextId: this.#nextId, log };
+    const prepared = prepareMessage(raw, session, options);
+    const authenticated = Boolean(session.user);
+    // checks and report detection read the message as it came, at the same time
+    const [outcome, report] = await Promise.all([
+      this.#checks?.run({
+        message: raw,
+        trace: prepared.received,
+        authenticated,
+        session: {
+          ip: session.remoteAddress,
+          helo: session.hostNameAppearsAs || '',
+          sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          hostname: this.#config['smtp-hostname'],
+        },
+      }),
+      this.#detectReport(raw, session),
+    ]);
+    const annotations: CheckAnnotations = {
+      ...(report ? { report: { summary: report, for: (recipient: string) => rules.isLocal(recipient) } } : {}),
+    };
+    if (!outcome) return { composed: composeDocuments(prepared, session, options, annotations), refusal: undefined };
+
+    log.info({ checks: outcome.entries }, 'checked');
+    const where = this.#config['smtp-auth-results'];
+    const authResults = where.length
+      ? {
+          field: authenticationResults(this.#config['smtp-hostname'], outcome.entries),
+          for: (recipient: string) => where.includes(rules.isLocal(recipient) ? 'local' : 'nonlocal'),
+        }
+      : undefined;
+    const composed = composeDocuments(prepared, session, options, { ...annotations, checks: outcome.entries, ...(authResults ? { authResults } : {}) });
+    const refusal = checkRefusal(this.#config, outcome, { authenticated, trusted: rules.isTrusted(session.remoteAddress) });
+    return { composed, refusal };
+  }
+
+  /** Only local mail can be a report for `rabbitmq-reports` (§3): anything else is not even looked at. */
+  async #detectReport(raw: Buffer, session: SMTPServerSession): Promise<ReportSummary | undefined> {
+    if (!this.#config['rabbitmq-reports'] || !session.envelope.rcptTo.some((r) => this.#rules.isLocal(r.address))) return undefined;
+    return detectReport(raw);
+  }
+
+  /**
+   * A message the checks refused goes to `rabbitmq-refused` when it is set (reference §3: for
+   * debugging), with the reply it got. That queue is only a record: if the publish fails the client
+   * still gets the refusal, which is the decision that counts.
+   */
+  async #refuse(composed: ComposedMessage, refusal: Reply, publish: PublishOptions): Promise<void> {
+    const queue = this.#config['rabbitmq-refused'];
+    const mids = composed.documents.map((m) => m['message-id']);
+    publish.log.info({ mids, code: refusal.code, reason: refusal.text }, 'message refused by smtp-check-reject');
+    if (!queue) return;
+    const documents = composed.documents.map((m) => ({ ...m, refused: { code: refusal.code, status: refusal.status, reason: refusal.text } }));
+    try {
+      await publishDocuments(documents, composed.mime, false, publish, queue);
+    } catch (err) {
+      publish.log.warn({ mids, queue, err: (err as Error).message }, 'refused message not recorded on rabbitmq-refused');
+    }
   }
 }
 

@@ -12,24 +12,38 @@ export class MimeJson {
   readonly placeholder = `@@mtaq-mime-${randomBytes(8).toString('hex')}@@`;
   /** The message, escaped, without the quotes. */
   readonly escaped: Buffer;
+  readonly #latin1: boolean;
+  /** Placeholder → escaped header fields that copy has on top of the shared message. */
+  readonly #heads = new Map<string, Buffer>();
 
   constructor(parts: readonly Buffer[], latin1: boolean) {
     this.escaped = escape(parts, latin1);
+    this.#latin1 = latin1;
+  }
+
+  /**
+   * A placeholder for the message with `head` (whole header fields) on top, for the copies that
+   * carry a field others do not (Authentication-Results for local recipients only): the message
+   * itself is still held once.
+   */
+  withHead(head: Buffer): string {
+    const placeholder = `@@mtaq-mime-${randomBytes(8).toString('hex')}@@`;
+    this.#heads.set(placeholder, escape([head], this.#latin1));
+    return placeholder;
   }
 
   /** `document` as JSON bytes, its `mime` the message: one copy, made when it is published. */
   encode(document: object): Buffer {
     const json = JSON.stringify(document);
-    const marker = `"${this.placeholder}"`;
-    const at = json.indexOf(marker);
-    if (at < 0) return Buffer.from(json, 'utf8');
-    const before = Buffer.from(json.slice(0, at + 1), 'utf8');
-    const after = Buffer.from(json.slice(at + marker.length - 1), 'utf8');
-    const out = Buffer.allocUnsafe(before.length + this.escaped.length + after.length);
-    before.copy(out, 0);
-    this.escaped.copy(out, before.length);
-    after.copy(out, before.length + this.escaped.length);
-    return out;
+    for (const [placeholder, head] of [[this.placeholder, undefined] as const, ...this.#heads]) {
+      const marker = `"${placeholder}"`;
+      const at = json.indexOf(marker);
+      if (at < 0) continue;
+      const before = Buffer.from(json.slice(0, at + 1), 'utf8');
+      const after = Buffer.from(json.slice(at + marker.length - 1), 'utf8');
+      return Buffer.concat([before, ...(head ? [head] : []), this.escaped, after]);
+    }
+    return Buffer.from(json, 'utf8');
   }
 }
 

@@ -34,12 +34,14 @@ function queueFor(message: SmtpIncomingMessage, report: boolean, options: Publis
  * with a PublishError (451 4.3.0, the client retries) if any one failed, naming in the log which
  * were confirmed before (the retry makes duplicates of those, never losses).
  *
+ * `queue` sends every copy there instead (the refused queue).
+ *
  * Each copy is encoded only when the publisher has a slot for it (its byte window), so a message
  * to many recipients is never held as all its JSON copies at once.
  */
-export async function publishDocuments(documents: SmtpIncomingMessage[], mime: MimeJson, report: boolean, options: PublishOptions): Promise<void> {
+export async function publishDocuments(documents: SmtpIncomingMessage[], mime: MimeJson, report: boolean, options: PublishOptions, queue?: string): Promise<void> {
   const { config, log } = options;
-  const targets = documents.map((m) => ({ message: m, queue: queueFor(m, report, options) })).filter((t) => t.queue !== '');
+  const targets = documents.map((m) => ({ message: m, queue: queue ?? queueFor(m, report, options) })).filter((t) => t.queue !== '');
   const gzip = config['rabbitmq-encoding'] === 'gzip';
   const withPriority = (config['rabbitmq-maxpriority'] ?? 0) > 0;
   const results = await Promise.allSettled(

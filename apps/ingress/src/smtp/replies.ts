@@ -56,6 +56,10 @@ export const replies = {
   bareLineEndingInMessage: (violation: 'bare LF' | 'bare CR') =>
     reply(554, '5.6.11', `Message refused: ${violation} in message (RFC 5321 section 2.3.8)`),
   messageTooBig: reply(552, '5.3.4', 'message exceeds fixed maximum message size'),
+  /** `smtp-check-reject: dmarc`: the From domain publishes p=reject and the message failed DMARC. */
+  dmarcRejected: (domain: string) => reply(550, '5.7.1', `message refused: it fails the DMARC policy (p=reject) of ${domain}`),
+  /** `smtp-check-reject: spam`: spamd scored it at or above the threshold. */
+  spamRejected: (score: number, threshold: number) => reply(550, '5.7.1', `message refused as spam (score ${score}, threshold ${threshold})`),
   queued: (ids: ReadonlyArray<{ id: string; recipient: string }>) =>
     reply(250, '2.6.0', ['Ok, your message has been queued using the following identifiers:', ...ids.map((m) => `${m.id} for ${m.recipient}`)].join('\n')),
   /** The broker did not confirm (nack, unroutable, lost, too slow): the client retries. */

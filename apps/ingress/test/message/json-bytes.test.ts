@@ -16,3 +16,13 @@ test('the escaped message is byte for byte what JSON.stringify makes of it (UTF-
     assert.deepEqual(JSON.parse(mime.encode(doc).toString('utf8')).mime, text);
   }
 });
+
+test('withHead: the copies that carry an extra field get it on top, the others do not; the message is held once', () => {
+  const mime = new MimeJson([Buffer.from('Received: x\r\n'), Buffer.from('Subject: "s"\r\n\r\nbody\r\n')], false);
+  const head = mime.withHead(Buffer.from('Authentication-Results: mx; none\r\n'));
+  assert.notEqual(head, mime.placeholder);
+  const plain = JSON.parse(mime.encode({ recipient: 'a@x', mime: mime.placeholder }).toString('utf8'));
+  const marked = JSON.parse(mime.encode({ recipient: 'b@x', mime: head }).toString('utf8'));
+  assert.equal(plain.mime, 'Received: x\r\nSubject: "s"\r\n\r\nbody\r\n');
+  assert.equal(marked.mime, 'Authentication-Results: mx; none\r\nReceived: x\r\nSubject: "s"\r\n\r\nbody\r\n');
+});

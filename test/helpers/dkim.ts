@@ -1,0 +1,48 @@
+/**
+ * DKIM keys and signatures for tests, from two independent signers: nodemailer (the Node library
+ * our delivery uses) and Debian's python3-dkim (dkimpy), so the ingress's verifier is not only
+ * checked against code from the same hands.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import nodemailer from 'nodemailer';
+
+export interface DkimKey {
+  /** PKCS#8 PEM. */
+  readonly privateKey: string;
+  /** The TXT record for `<selector>._domainkey.<domain>`. */
+  readonly record: string;
+}
+
+/** RSA 1024: the smallest key mailauth accepts, so the record fits one TXT string (< 255 bytes). */
+export function dkimKey(): DkimKey {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  return { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), record: `v=DKIM1; k=rsa; p=${p}` };
+}
+
+/** `raw` (CRLF lines) with a DKIM-Signature made by nodemailer. */
+export async function signWithNodemailer(raw: string, domain: string, selector: string, key: DkimKey): Promise<string> {
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  const info = await transport.sendMail({
+    envelope: { from: `x@${domain}`, to: ['y@example.test'] },
+    raw,
+    dkim: { domainName: domain, keySelector: selector, privateKey: key.privateKey },
+  });
+  return (info.message as Buffer).toString('latin1');
+}
+
+/** `raw` (CRLF lines) with a DKIM-Signature made by dkimpy (Debian package python3-dkim). */
+export function signWithDkimpy(raw: string, domain: string, selector: string, key: DkimKey): string {
+  const script = [
+    'import sys, dkim',
+    'msg = sys.stdin.buffer.read()',
+    // dkim.sign(message, selector, domain, private key PEM)
+    'sig = dkim.sign(msg, sys.argv[2].encode(), sys.argv[1].encode(), sys.argv[3].encode(), include_headers=[b"from", b"to", b"subject"])',
+    'sys.stdout.buffer.write(sig + msg)',
+  ].join('\n');
+  const run = spawnSync('/usr/bin/python3', ['-c', script, domain, selector, key.privateKey], { input: Buffer.from(raw, 'latin1') });
+  if (run.status !== 0) throw new Error(`python3-dkim failed: ${run.stderr.toString()}`);
+  return run.stdout.toString('latin1');
+}
