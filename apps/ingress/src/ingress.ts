@@ -37,6 +37,7 @@ export class Ingress {
   readonly #auth: Authenticator;
   readonly #policy: PolicyHooks;
   readonly #intake: MessageIntake;
+  readonly #checks: InboundChecks | undefined;
   readonly #servers: MtaqSMTPServer[] = [];
 
   constructor(deps: IngressDeps) {
@@ -50,13 +51,14 @@ export class Ingress {
       logger: this.#log,
     });
     this.#policy = new PolicyHooks({ config: deps.config, access: deps.policy, authenticator: deps.authenticator, logger: this.#log, transactions });
+    this.#checks = InboundChecks.fromConfig(deps.config);
     this.#intake = new MessageIntake({
       config: deps.config,
       publisher: deps.publisher,
       rules: deps.policy,
       logger: this.#log,
       transactions,
-      checks: InboundChecks.fromConfig(deps.config),
+      checks: this.#checks,
     });
   }
 
@@ -92,6 +94,7 @@ export class Ingress {
   async close(): Promise<void> {
     const servers = this.#servers.splice(0);
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.#checks?.close();
   }
 
   /** One listener's server: the config's options, with smtp-server's hooks awaiting the policy and message stages. */

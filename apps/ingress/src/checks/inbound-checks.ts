@@ -1,9 +1,8 @@
 import type { Config } from '@mtaq/config';
-import { createResolver, DnsCache } from '@mtaq/dns';
 import type { CheckResult } from '@mtaq/envelope';
 import { SpamdClient } from '@mtaq/spamd';
-import { budgetedResolver } from './dns-budget.js';
-import { authenticateSender, type DmarcVerdict, type SenderCheck, type SessionFacts } from './sender-auth.js';
+import type { DmarcVerdict, SenderAuthOutcome, SenderCheck, SessionFacts } from './sender-auth.js';
+import { SenderAuthThread } from './sender-auth-thread.js';
 import { checkSpam, type SpamVerdict } from './spam-check.js';
 
 export interface CheckInput {
@@ -25,7 +24,7 @@ export interface ChecksOutcome {
 
 const SENDER_CHECKS: readonly SenderCheck[] = ['spf', 'dkim', 'arc', 'dmarc'];
 
-/** Past the budget mailauth has nothing left to wait for; this only guards against a bug there. */
+/** Past the budget the thread has nothing left to wait for; this guards against a stuck or busy one. */
 const BACKSTOP_MS = 1000;
 
 /**
@@ -37,7 +36,7 @@ const BACKSTOP_MS = 1000;
 export class InboundChecks {
   readonly #sender: ReadonlySet<SenderCheck>;
   readonly #spamd: SpamdClient | undefined;
-  readonly #cache: DnsCache;
+  readonly #thread: SenderAuthThread | undefined;
   readonly #budgetMs: number;
   readonly #maxSpamSize: number;
 
@@ -45,7 +44,14 @@ export class InboundChecks {
     const checks = config['smtp-check'];
     this.#sender = new Set(SENDER_CHECKS.filter((c) => checks.includes(c)));
     this.#spamd = checks.includes('spam') ? new SpamdClient({ host: config['spamassassin-host'], port: config['spamassassin-port'] }) : undefined;
-    this.#cache = new DnsCache(createResolver(config), { minTtl: config['dns-min-ttl'] });
+    this.#thread =
+      this.#sender.size > 0
+        ? new SenderAuthThread({
+            checks: [...this.#sender],
+            resolver: { 'dns-servers': config['dns-servers'], 'dns-timeout': config['dns-timeout'], 'dns-attempts': config['dns-attempts'] },
+            minTtl: config['dns-min-ttl'],
+          })
+        : undefined;
     this.#budgetMs = Math.round(config['smtp-check-timeout'] * 1000);
     this.#maxSpamSize = config['spamassassin-maxsize'];
   }
@@ -56,8 +62,9 @@ export class InboundChecks {
   }
 
   async run(input: CheckInput): Promise<ChecksOutcome> {
+    const deadline = Date.now() + this.#budgetMs;
     const budget = AbortSignal.timeout(this.#budgetMs);
-    const sender = input.authenticated || this.#sender.size === 0 ? undefined : this.#senderChecks(input, budget);
+    const sender = input.authenticated || !this.#thread ? undefined : this.#senderChecks(this.#thread, input, deadline);
     const spam = this.#spamd
       ? checkSpam(this.#spamd, [input.trace, input.message], { maxSize: this.#maxSpamSize, budget, timeoutMs: this.#budgetMs })
       : undefined;
@@ -66,16 +73,22 @@ export class InboundChecks {
     return { entries, dmarc: auth?.dmarc, spam: spamOutcome?.verdict };
   }
 
-  #senderChecks(input: CheckInput, budget: AbortSignal): ReturnType<typeof authenticateSender> {
-    const resolver = budgetedResolver(this.#cache, budget);
-    const checks = authenticateSender(input.message, input.session, this.#sender, resolver, () => budget.aborted);
-    let timer: NodeJS.Timeout | undefined;
-    const backstop = new Promise<Awaited<typeof checks>>((resolve) => {
-      timer = setTimeout(() => {
-        const entries = [...this.#sender].map((check): CheckResult => ({ [check]: 'temperror', reason: 'not finished within smtp-check-timeout' }));
-        resolve({ entries, dmarc: undefined });
-      }, this.#budgetMs + BACKSTOP_MS);
+  /** Stops the checks thread; messages still being checked get temperror. */
+  async close(): Promise<void> {
+    await this.#thread?.close();
+  }
+
+  /** The thread's answer, or temperror for every sender check if it has none within the budget (or died). */
+  async #senderChecks(thread: SenderAuthThread, input: CheckInput, deadline: number): Promise<SenderAuthOutcome> {
+    const failed = (reason: string): SenderAuthOutcome => ({
+      entries: [...this.#sender].map((check): CheckResult => ({ [check]: 'temperror', reason })),
+      dmarc: undefined,
     });
-    return Promise.race([checks, backstop]).finally(() => clearTimeout(timer));
+    let timer: NodeJS.Timeout | undefined;
+    const backstop = new Promise<SenderAuthOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(failed('not finished within smtp-check-timeout')), deadline - Date.now() + BACKSTOP_MS);
+    });
+    const checked = thread.run(input.message, input.session, deadline).catch((error: Error) => failed(error.message));
+    return Promise.race([checked, backstop]).finally(() => clearTimeout(timer));
   }
 }
