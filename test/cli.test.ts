@@ -46,14 +46,15 @@ test('mtaq config keys shows each key with its status', async () => {
   assert.equal(out.code, 0, out.stderr);
   const row = (key: string): string[] => out.stdout.split('\n').find((line) => line.startsWith(`${key} `))?.split(/\s+/) ?? [];
   assert.deepEqual(row('smtp-port').slice(0, 3), ['smtp-port', 'implemented', '25']);
-  assert.deepEqual(row('smtp-check').slice(0, 2), ['smtp-check', 'unsupported']);
+  assert.deepEqual(row('smtp-check').slice(0, 2), ['smtp-check', 'implemented']);
+  assert.deepEqual(row('spool-delay').slice(0, 2), ['spool-delay', 'unsupported']);
   assert.match(out.stdout, /^KEY\s+STATUS\s+DEFAULT\s+MEANING\n/);
 });
 
 test('config check prints unknown and unsupported keys with file:line and exits 0; --strict and config-strict make them errors (78)', async () => {
   // a loopback listener: no exposure warning (ingress-connections.test.ts has that one)
-  const file = writeConfig('smtp-port: 2525\nsmtp-check: spf\nsmtp-prot: 25\nsmtp-ip: 127.0.0.1\n');
-  const expected = [`${file}:2: smtp-check: ${NO_EFFECT}`, `${file}:3: unknown key "smtp-prot" (did you mean "smtp-port"?)`];
+  const file = writeConfig('smtp-port: 2525\nspool-delay: 5\nsmtp-prot: 25\nsmtp-ip: 127.0.0.1\n');
+  const expected = [`${file}:2: spool-delay: ${NO_EFFECT}`, `${file}:3: unknown key "smtp-prot" (did you mean "smtp-port"?)`];
 
   const lenient = await runCli(['config', 'check', '--config-file', file], { MTAQ_SPOOL_DIRECTORY: '/var/spool/mtaq' });
   assert.equal(lenient.code, 0, lenient.stderr);
@@ -61,17 +62,17 @@ test('config check prints unknown and unsupported keys with file:line and exits 
     assert.ok(lenient.stderr.includes(`mtaq: warning: ${message}\n`), lenient.stderr);
   }
   assert.match(lenient.stderr, /configuration is valid \(3 warnings above\)/);
-  assert.match(lenient.stdout, /^smtp-check: +spf$/m);
+  assert.match(lenient.stdout, /^spool-delay: +5$/m);
 
   const strict = await runCli(['config', 'check', '--strict', '--config-file', file]);
   assert.equal(strict.code, 78, strict.stderr);
   assert.equal(strict.stderr, `mtaq: configuration error (--strict: warnings count as errors)\n${expected.join('\n')}\n`);
   assert.equal(strict.stdout, '');
 
-  const strictFile = writeConfig('config-strict: true\nsmtp-check: spf\n');
+  const strictFile = writeConfig('config-strict: true\nspool-delay: 5\n');
   const byKey = await runCli(['config', 'check', '--config-file', strictFile]);
   assert.equal(byKey.code, 78);
-  assert.equal(byKey.stderr, `mtaq: configuration error (config-strict: warnings count as errors)\n${strictFile}:2: smtp-check: ${NO_EFFECT}\n`);
+  assert.equal(byKey.stderr, `mtaq: configuration error (config-strict: warnings count as errors)\n${strictFile}:2: spool-delay: ${NO_EFFECT}\n`);
 
   // a service refuses to start the same way, before opening anything
   const service = await runCli(['ingress', '--config-file', strictFile, '--smtp-ip', '127.0.0.1', '--smtp-port', String(await freePort())]);
@@ -159,7 +160,8 @@ test('mtaq <command> --help prints that command\'s usage and options, exit 0', a
     for (const pattern of patterns) assert.match(out.stdout, pattern, `${command} --help`);
   }
   // unsupported keys are not offered as settings
-  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /smtp-check/);
+  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /spool-delay/);
+  assert.match((await runCli(['ingress', '--help'])).stdout, /smtp-check/);
   assert.equal((await runCli(['help', 'queue'])).stdout, (await runCli(['queue', '-h'])).stdout);
   assert.equal((await runCli(['queue', 'peek', '--help'])).stdout, (await runCli(['queue', '-h'])).stdout);
 });

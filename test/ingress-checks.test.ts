@@ -40,6 +40,24 @@ function plain(from: string, subject: string, extra = ''): string {
   return `From: <${from}>\r\nTo: <bob@local.test>\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@checks.test>\r\n${extra}\r\nHello.\r\n`;
 }
 
+/** An ingress on 127.0.0.1 whose inbox (and local queue, and outbox) is `inbox`, plus `lines`. */
+async function startIngress(inbox: string, lines: string[]): Promise<{ mtaq: MtaqProcess; port: number }> {
+  const port = await freePort();
+  const config = writeConfig(
+    [
+      `smtp-ip: 127.0.0.1`,
+      `smtp-port: ${port}`,
+      `smtp-hostname: ${HOSTNAME}`,
+      `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
+      `rabbitmq-inbox: ${inbox}`,
+      `rabbitmq-local: ${inbox}`,
+      `rabbitmq-outbox: ${inbox}`,
+      ...lines,
+    ].join('\n'),
+  );
+  return { mtaq: await startMtaq('ingress', ['--config-file', config]), port };
+}
+
 const checksOf = (sent: Sent): Array<Record<string, unknown>> => sent.doc?.['checks'] as Array<Record<string, unknown>>;
 
 describe('smtp-check: spf, dkim, dmarc, arc (mailauth against a real DNS server)', () => {
@@ -80,27 +98,16 @@ describe('smtp-check: spf, dkim, dmarc, arc (mailauth against a real DNS server)
         { name: 'reject.test', text: 'v=spf1 -all' },
       ],
     });
-    port = await freePort();
-    const config = writeConfig(
-      [
-        `smtp-ip: 127.0.0.1`,
-        `smtp-port: ${port}`,
-        `smtp-hostname: ${HOSTNAME}`,
-        // the client (127.0.0.7) is an outsider: it may only mail local addresses
-        `smtp-range: 127.0.0.1/32`,
-        `smtp-local-addresses: *@local.test`,
-        `smtp-check: spf, dkim, dmarc, arc`,
-        `smtp-check-reject: dmarc`,
-        `smtp-auth-results: local`,
-        `dns-servers: ${dns.server}`,
-        `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
-        `rabbitmq-inbox: ${inbox}`,
-        `rabbitmq-local: ${inbox}`,
-        `rabbitmq-outbox: ${inbox}`,
-        `rabbitmq-refused: ${refused}`,
-      ].join('\n'),
-    );
-    mtaq = await startMtaq('ingress', ['--config-file', config]);
+    ({ mtaq, port } = await startIngress(inbox, [
+      // the client (127.0.0.7) is an outsider: it may only mail local addresses
+      `smtp-range: 127.0.0.1/32`,
+      `smtp-local-addresses: *@local.test`,
+      `smtp-check: spf, dkim, dmarc, arc`,
+      `smtp-check-reject: dmarc`,
+      `smtp-auth-results: local`,
+      `dns-servers: ${dns.server}`,
+      `rabbitmq-refused: ${refused}`,
+    ]));
   });
 
   after(async () => {
@@ -231,21 +238,13 @@ describe('C28', () => {
   before(async () => {
     broker = await TestBroker.open();
     dns = await startDnsServer({ zones: ['test'], txt: [{ name: 'x.test', text: `v=spf1 ip4:${CLIENT} -all` }, { name: 'y.test', text: 'v=spf1 -all' }] });
-    port = await freePort();
-    const config = writeConfig(
-      [
-        `smtp-ip: 127.0.0.1`,
-        `smtp-port: ${port}`,
-        `smtp-hostname: ${HOSTNAME}`,
-        `smtp-range: 127.0.0.0/8`,
-        `smtp-check: spf`,
-        `dns-servers: ${dns.server}`,
-        `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
-        `rabbitmq-inbox: ${inbox}`,
-        `rabbitmq-outbox: ${inbox}`,
-      ].join('\n'),
-    );
-    mtaq = await startMtaq('ingress', ['--config-file', config]);
+    ({ mtaq, port } = await startIngress(inbox, [
+      `smtp-range: 127.0.0.0/8`,
+      `smtp-check: spf`,
+      `smtp-auth: hardcoded://alice:secret`,
+      `smtp-auth-insecure: true`,
+      `dns-servers: ${dns.server}`,
+    ]));
   });
 
   after(async () => {
@@ -263,6 +262,19 @@ describe('C28', () => {
     assert.equal(fail.code, 250, 'checks never reject by default');
     assert.deepEqual(fail.doc!['checks'], [{ spf: 'fail', 'smtp.mailfrom': 'a@y.test' }]);
   });
+  test('authenticated submissions are not judged by the sender checks (their path is our user\'s network)', async () => {
+    const smtp = await SmtpTalk.connect(port, '127.0.0.1', { localAddress: CLIENT });
+    await smtp.read();
+    await smtp.command('EHLO laptop.home');
+    const auth = await smtp.command(`AUTH PLAIN ${Buffer.from('\0alice\0secret').toString('base64')}`);
+    assert.equal(auth.code, 235, auth.text);
+    const reply = await smtp.send('a@y.test', ['b@example.org'], plain('a@y.test', 'submission'));
+    await smtp.quit();
+    assert.equal(reply.code, 250, reply.text);
+    const [doc] = await broker.takeJson(inbox, 1);
+    assert.equal((doc!['connection'] as Record<string, unknown>)['user'], 'alice');
+    assert.deepEqual(doc!['checks'], [], 'smtp-check ran, but none of its checks applies');
+  });
 });
 
 describe('smtp-check with a DNS server that never answers', () => {
@@ -277,22 +289,12 @@ describe('smtp-check with a DNS server that never answers', () => {
     // a real UDP socket that reads queries and answers none
     deaf = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => deaf.bind(0, '127.0.0.1', resolve));
-    port = await freePort();
-    const config = writeConfig(
-      [
-        `smtp-ip: 127.0.0.1`,
-        `smtp-port: ${port}`,
-        `smtp-hostname: ${HOSTNAME}`,
-        `smtp-range: 127.0.0.0/8`,
-        `smtp-check: spf, dkim, dmarc`,
-        `smtp-check-timeout: 1`,
-        `dns-servers: 127.0.0.1:${deaf.address().port}`,
-        `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
-        `rabbitmq-inbox: ${inbox}`,
-        `rabbitmq-outbox: ${inbox}`,
-      ].join('\n'),
-    );
-    mtaq = await startMtaq('ingress', ['--config-file', config]);
+    ({ mtaq, port } = await startIngress(inbox, [
+      `smtp-range: 127.0.0.0/8`,
+      `smtp-check: spf, dkim, dmarc`,
+      `smtp-check-timeout: 1`,
+      `dns-servers: 127.0.0.1:${deaf.address().port}`,
+    ]));
   });
 
   after(async () => {
@@ -324,22 +326,14 @@ describe('smtp-check behind HAProxy', () => {
   before(async () => {
     broker = await TestBroker.open();
     dns = await startDnsServer({ zones: ['test'], txt: [{ name: 'x.test', text: `v=spf1 ip4:${CLIENT} -all` }] });
-    const port = await freePort();
-    const config = writeConfig(
-      [
-        `smtp-ip: 127.0.0.1`,
-        `smtp-port: ${port}`,
-        `smtp-hostname: ${HOSTNAME}`,
-        `smtp-proxy: 127.0.0.5`,
-        `smtp-range: 127.0.0.0/8`,
-        `smtp-check: spf`,
-        `dns-servers: ${dns.server}`,
-        `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
-        `rabbitmq-inbox: ${inbox}`,
-        `rabbitmq-outbox: ${inbox}`,
-      ].join('\n'),
-    );
-    mtaq = await startMtaq('ingress', ['--config-file', config]);
+    const started = await startIngress(inbox, [
+      `smtp-proxy: 127.0.0.5`,
+      `smtp-range: 127.0.0.0/8`,
+      `smtp-check: spf`,
+      `dns-servers: ${dns.server}`,
+    ]);
+    mtaq = started.mtaq;
+    const port = started.port;
     haproxy = await Haproxy.start([{ target: { host: '127.0.0.1', port }, proxy: 'v2', source: '127.0.0.5' }]);
   });
 
@@ -373,28 +367,17 @@ describe('smtp-check: spam (a real spamd, local tests only)', () => {
   before(async () => {
     broker = await TestBroker.open();
     spamd = await startSpamd();
-    port = await freePort();
-    const config = writeConfig(
-      [
-        `smtp-ip: 127.0.0.1`,
-        `smtp-port: ${port}`,
-        `smtp-hostname: ${HOSTNAME}`,
-        `smtp-range: 127.0.0.1/32`,
-        `smtp-local-addresses: *@local.test`,
-        `smtp-check: spam`,
-        `smtp-check-reject: spam`,
-        `smtp-check-timeout: 2`,
-        `spamassassin-host: ${spamd.host}`,
-        `spamassassin-port: ${spamd.port}`,
-        `spamassassin-maxsize: 20KB`,
-        `rabbitmq-address: amqp://guest:guest@127.0.0.1/`,
-        `rabbitmq-inbox: ${inbox}`,
-        `rabbitmq-local: ${inbox}`,
-        `rabbitmq-outbox: ${inbox}`,
-        `rabbitmq-refused: ${refused}`,
-      ].join('\n'),
-    );
-    mtaq = await startMtaq('ingress', ['--config-file', config]);
+    ({ mtaq, port } = await startIngress(inbox, [
+      `smtp-range: 127.0.0.1/32`,
+      `smtp-local-addresses: *@local.test`,
+      `smtp-check: spam`,
+      `smtp-check-reject: spam`,
+      `smtp-check-timeout: 2`,
+      `spamassassin-host: ${spamd.host}`,
+      `spamassassin-port: ${spamd.port}`,
+      `spamassassin-maxsize: 20KB`,
+      `rabbitmq-refused: ${refused}`,
+    ]));
   });
 
   after(async () => {

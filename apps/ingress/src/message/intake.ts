@@ -56,7 +56,8 @@ export class MessageIntake {
         throw replyError(refusal);
       }
       await publishDocuments(documents, mime, report, publish);
-      log.info({ mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes }, 'queued');
+      const checks = documents[0]?.checks;
+      log.info({ mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes, ...(checks ? { checks } : {}) }, 'queued');
       return replies.queued(documents.map((m) => ({ id: m['message-id'], recipient: m.recipient })));
     } finally {
       // the transaction is over: its smtp-max-inflight reservation is free again
@@ -91,7 +92,6 @@ export class MessageIntake {
     };
     if (!outcome) return { composed: composeDocuments(prepared, session, options, annotations), refusal: undefined };
 
-    log.info({ checks: outcome.entries }, 'checked');
     const where = this.#config['smtp-auth-results'];
     const authResults = where.length
       ? {
@@ -118,7 +118,7 @@ export class MessageIntake {
   async #refuse(composed: ComposedMessage, refusal: Reply, publish: PublishOptions): Promise<void> {
     const queue = this.#config['rabbitmq-refused'];
     const mids = composed.documents.map((m) => m['message-id']);
-    publish.log.info({ mids, code: refusal.code, reason: refusal.text }, 'message refused by smtp-check-reject');
+    publish.log.info({ mids, code: refusal.code, reason: refusal.text, checks: composed.documents[0]?.checks }, 'message refused by smtp-check-reject');
     if (!queue) return;
     const documents = composed.documents.map((m) => ({ ...m, refused: { code: refusal.code, status: refusal.status, reason: refusal.text } }));
     try {
