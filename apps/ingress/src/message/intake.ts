@@ -67,7 +67,8 @@ export class MessageIntake {
 
   /** Read, checked and turned into documents; the raw bytes go out of reach when this returns. */
   async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<{ composed: ComposedMessage; refusal: Reply | undefined }> {
-    const raw = await readMessage(stream);
+    const gate = this.#transactions;
+    const raw = await readMessage(stream, gate ? (bytes) => gate.hold(session, bytes) : () => true);
     const rules = this.#rules;
     const options = { config: this.#config, isTrusted: (ip: string) => rules.isTrusted(ip), nextId: this.#nextId, log };
     const prepared = prepareMessage(raw, session, options);
@@ -131,17 +132,28 @@ export class MessageIntake {
 
 /**
  * The whole message. Past `smtp-maxsize` the rest is only drained and the promise rejects with
- * 552 5.3.4 (smtp-server sends its own 552 for it). A stream destroyed mid-message (the client
- * left) never settles: there is nobody left to answer.
+ * 552 5.3.4 (smtp-server sends its own 552 for it); when `hold` finds no room in
+ * `smtp-max-inflight` for what has arrived, the bytes are let go, the rest drained, and it rejects
+ * with 452 4.3.1 (the client retries later). A stream destroyed mid-message (the client left)
+ * never settles: there is nobody left to answer.
  */
-function readMessage(stream: SMTPServerDataStream): Promise<Buffer> {
+function readMessage(stream: SMTPServerDataStream, hold: (bytes: number) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
+    let bytes = 0;
+    let room = true;
     stream.on('data', (chunk: Buffer) => {
-      if (!stream.sizeExceeded) chunks.push(chunk);
+      if (stream.sizeExceeded || !room) return;
+      bytes += chunk.length;
+      if (hold(bytes)) chunks.push(chunk);
+      else {
+        room = false;
+        chunks = [];
+      }
     });
     stream.once('end', () => {
       if (stream.sizeExceeded) reject(replyError(replies.messageTooBig));
+      else if (!room) reject(replyError(replies.insufficientStorage));
       else resolve(Buffer.concat(chunks));
     });
   });

@@ -13,16 +13,16 @@ export interface BrokerState {
  * state, both answered at MAIL FROM, before the client sends a body:
  *
  * - broker not connected or blocking publishers → `451 4.3.0` at MAIL FROM;
- * - each transaction reserves its declared `SIZE=` (else a provisional share) at MAIL FROM; when the
- *   reservation cannot be had → `452 4.3.1`; it is released when the transaction ends (its DATA
- *   answered, a new MAIL FROM, or the session closed);
+ * - each transaction reserves its declared `SIZE=` (else a small provisional share) at MAIL FROM;
+ *   when the reservation cannot be had → `452 4.3.1`; as DATA arrives the reservation grows with the
+ *   bytes actually held (a client may declare less than it sends, or nothing), and a message that
+ *   finds no more room is answered `452 4.3.1` after its dot; the reservation is released when the
+ *   transaction ends (its DATA answered, a new MAIL FROM, or the session closed);
  * - recipients × size above `smtp-max-inflight` → `452 4.5.3` at RCPT, so a client is never
  *   refused after sending its body.
  */
-/** A transaction without a declared SIZE reserves this fraction of `smtp-max-inflight`… */
-const UNDECLARED_SHARES = 32;
-/** …but at least this much. */
-const UNDECLARED_MIN = 1024 * 1024;
+/** What a transaction without a declared SIZE reserves at MAIL FROM: most mail is smaller. */
+const UNDECLARED = 64 * 1024;
 
 export class TransactionGate {
   readonly #limit: number;
@@ -77,6 +77,25 @@ export class TransactionGate {
     return undefined;
   }
 
+  /**
+   * DATA arriving: the transaction now holds `bytes` of message. The reservation grows to cover
+   * them (doubling, so a large message asks a few times, not per chunk); false when
+   * `smtp-max-inflight` has no room for them: the message is then not kept, and refused after its dot.
+   */
+  hold(session: SMTPServerSession, bytes: number): boolean {
+    const held = this.#held.get(session);
+    if (held === undefined || bytes <= held) return true;
+    const room = this.#limit - this.#used;
+    if (bytes - held > room) {
+      this.#log.info({ sid: session.id, remote: session.remoteAddress, bytes, used: this.#used, limit: this.#limit }, 'smtp-max-inflight reached during DATA, message will be answered 452');
+      return false;
+    }
+    const grown = Math.min(Math.max(bytes, held * 2), held + room, this.#maxSize);
+    this.#used += grown - held;
+    this.#held.set(session, grown);
+    return true;
+  }
+
   /** The transaction ended (DATA answered, RSET followed by MAIL FROM, or the session closed). */
   end(session: SMTPServerSession): void {
     const size = this.#held.get(session);
@@ -89,13 +108,12 @@ export class TransactionGate {
   /**
    * A declared SIZE is reserved as declared. Without one, reserving `smtp-maxsize` (100 MB by
    * default, more than the whole cap) would let one undeclared transaction at a time in, and many
-   * clients never declare SIZE; so they get a provisional share of the cap (1/32, at least 1 MB),
-   * and `smtp-maxsize` still bounds each message. Clamped to the cap itself, so an `smtp-maxsize`
-   * above `smtp-max-inflight` still lets one through.
+   * clients never declare SIZE (Postfix's smtp-source, scripts); so they start with 64 KB and grow
+   * as their DATA arrives ({@link hold}). Clamped to the cap itself, so an `smtp-maxsize` above
+   * `smtp-max-inflight` still lets one through.
    */
   #sizeOf(declared: number | undefined): number {
-    const undeclared = Math.min(this.#maxSize, Math.max(UNDECLARED_MIN, this.#limit / UNDECLARED_SHARES));
-    const size = declared !== undefined && Number.isFinite(declared) && declared > 0 ? Math.min(declared, this.#maxSize) : undeclared;
+    const size = declared !== undefined && Number.isFinite(declared) && declared > 0 ? Math.min(declared, this.#maxSize) : Math.min(UNDECLARED, this.#maxSize);
     return Math.min(size, this.#limit);
   }
 }

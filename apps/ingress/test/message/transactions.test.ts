@@ -33,15 +33,36 @@ test('MAIL FROM reserves the declared SIZE, else a provisional share; 452 4.3.1 
   assert.equal(g.used, 0);
 });
 
-test('without SIZE a transaction reserves 1/32 of the cap (at least 1 MB), not smtp-maxsize: many run at once', () => {
+test('without SIZE a transaction starts with 64 KB, not smtp-maxsize: many run at once', () => {
   const g = new TransactionGate({ limit: 64 * MB, maxSize: 100 * MB, broker: { available: true }, logger: silentLogger });
-  const sessions = Array.from({ length: 32 }, (_, i) => session(`u${i}`));
+  const sessions = Array.from({ length: 1024 }, (_, i) => session(`u${i}`));
   for (const s of sessions) assert.equal(g.begin(s, undefined), undefined);
   assert.equal(g.used, 64 * MB);
   assert.equal(g.begin(session('over'), undefined)?.code, 452, 'the cap still holds');
-  const small = new TransactionGate({ limit: 10 * MB, maxSize: 4 * MB, broker: { available: true }, logger: silentLogger });
-  small.begin(session('x'), undefined);
-  assert.equal(small.used, 1 * MB, 'at least 1 MB');
+});
+
+test('DATA grows the reservation with the bytes held, doubling; no room → false, and the cap holds', () => {
+  const g = new TransactionGate({ limit: 10 * MB, maxSize: 10 * MB, broker: { available: true }, logger: silentLogger });
+  const [a, b] = [session('a'), session('b')];
+  g.begin(a, undefined);
+  assert.equal(g.used, 64 * 1024);
+  assert.equal(g.hold(a, 60 * 1024), true, 'within the reservation');
+  assert.equal(g.used, 64 * 1024);
+  assert.equal(g.hold(a, 65 * 1024), true);
+  assert.equal(g.used, 128 * 1024, 'doubled');
+  assert.equal(g.hold(a, 3 * MB), true);
+  assert.equal(g.used, 3 * MB, 'grown to what is held');
+  g.begin(b, 6 * MB);
+  assert.equal(g.used, 9 * MB);
+  assert.equal(g.hold(a, 4 * MB), true, 'exactly the last 1 MB of room');
+  assert.equal(g.used, 10 * MB);
+  assert.equal(g.hold(a, 4 * MB + 1), false, 'no room left');
+  assert.equal(g.hold(b, 7 * MB), false, 'a declared SIZE that was a lie gets no more either');
+  assert.equal(g.used, 10 * MB);
+  g.end(a);
+  g.end(b);
+  assert.equal(g.used, 0, 'grown reservations are released in full');
+  assert.equal(g.hold(a, 100 * MB), true, 'a session without a transaction is not counted');
 });
 
 test('a new MAIL FROM in the same session replaces its reservation', () => {
