@@ -32,6 +32,7 @@ export class SenderAuthThread {
     this.#setup = setup;
   }
 
+  /** `message` over a SharedArrayBuffer reaches the thread without a copy; any other is copied. */
   run(message: Buffer, facts: SessionFacts, deadline: number): Promise<SenderAuthOutcome> {
     if (this.#closed) return Promise.reject(new Error('sender checks are shut down'));
     const worker = this.#worker ?? this.#start();

@@ -68,7 +68,8 @@ export class MessageIntake {
   /** Read, checked and turned into documents; the raw bytes go out of reach when this returns. */
   async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<{ composed: ComposedMessage; refusal: Reply | undefined }> {
     const gate = this.#transactions;
-    const raw = await readMessage(stream, gate ? (bytes) => gate.hold(session, bytes) : () => true);
+    // with checks on, the message goes to the checks thread: in shared memory it is not copied there
+    const raw = await readMessage(stream, gate ? (bytes) => gate.hold(session, bytes) : () => true, this.#checks !== undefined);
     const rules = this.#rules;
     const options = { config: this.#config, isTrusted: (ip: string) => rules.isTrusted(ip), nextId: this.#nextId, log };
     const prepared = prepareMessage(raw, session, options);
@@ -137,7 +138,7 @@ export class MessageIntake {
  * with 452 4.3.1 (the client retries later). A stream destroyed mid-message (the client left)
  * never settles: there is nobody left to answer.
  */
-function readMessage(stream: SMTPServerDataStream, hold: (bytes: number) => boolean): Promise<Buffer> {
+function readMessage(stream: SMTPServerDataStream, hold: (bytes: number) => boolean, shared: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
     let bytes = 0;
@@ -154,7 +155,15 @@ function readMessage(stream: SMTPServerDataStream, hold: (bytes: number) => bool
     stream.once('end', () => {
       if (stream.sizeExceeded) reject(replyError(replies.messageTooBig));
       else if (!room) reject(replyError(replies.insufficientStorage));
-      else resolve(Buffer.concat(chunks));
+      else resolve(shared ? concatShared(chunks, bytes) : Buffer.concat(chunks, bytes));
     });
   });
+}
+
+/** The chunks as one Buffer over a SharedArrayBuffer, which a worker thread reads without a copy. */
+function concatShared(chunks: readonly Buffer[], bytes: number): Buffer {
+  const out = Buffer.from(new SharedArrayBuffer(bytes));
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(out, at);
+  return out;
 }

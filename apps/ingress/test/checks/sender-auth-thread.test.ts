@@ -12,9 +12,11 @@ after(() => dns.stop());
 const facts = { ip: '192.0.2.7', helo: 'client.x.test', sender: 'a@x.test', hostname: 'mx.test' };
 const message = Buffer.from('From: <a@x.test>\r\nSubject: s\r\n\r\nbody\r\n');
 
-test('the checks run in the thread, concurrently, with its own DNS cache; close() refuses further work', async () => {
+test('the checks run in the thread, concurrently, with its own DNS cache, on copied or shared messages; close() refuses further work', async () => {
   const thread = new SenderAuthThread({ checks: ['spf', 'dkim'], resolver: { 'dns-servers': [dns.server], 'dns-timeout': 1, 'dns-attempts': 1 }, minTtl: 60 });
-  const outcomes = await Promise.all(Array.from({ length: 20 }, () => thread.run(message, facts, Date.now() + 5000)));
+  const shared = Buffer.from(new SharedArrayBuffer(message.length));
+  message.copy(shared);
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => thread.run(i % 2 ? shared : message, facts, Date.now() + 5000)));
   for (const outcome of outcomes) assert.deepEqual(outcome.entries, [{ spf: 'pass', 'smtp.mailfrom': 'a@x.test' }, { dkim: 'none' }]);
   await thread.close();
   await assert.rejects(thread.run(message, facts, Date.now() + 5000), /shut down/);
