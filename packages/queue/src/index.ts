@@ -5,3 +5,4 @@ export { declareTopology, queueArguments, topologyFromConfig, QUEUE_KEYS, type T
 export { peekQueue } from './peek.js';
 export { QueueDeclarer } from './declarer.js';
 export { connectFromConfig } from './from-config.js';
+export { delayQueueFor, MIN_DELAY_QUEUE_EXPIRES_MS, type DelayQueue } from './delay.js';

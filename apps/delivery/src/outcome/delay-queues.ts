@@ -1,56 +1,28 @@
 /**
  * Delays on RabbitMQ (reference §7.4 [design]): a message that must wait sits in a queue whose
- * per-queue TTL dead-letters it back into the outbox. Only a bounded set of TTLs is used, because
- * every distinct delay is a queue of its own (a shared queue with per-message TTLs would hold short
- * delays behind long ones, since RabbitMQ only expires messages at the head).
+ * per-queue TTL dead-letters it back into the outbox (the queue itself: @mtaq/queue delayQueueFor).
+ * Only a bounded set of TTLs is used, because every distinct delay is a queue of its own.
  */
 
 import type { Config } from '@mtaq/config';
 import { tryParseTime, type MessageProperties } from '@mtaq/envelope';
-import { queueArguments } from '@mtaq/queue';
+import { delayQueueFor, MIN_DELAY_QUEUE_EXPIRES_MS, type DelayQueue } from '@mtaq/queue';
+
+export { MIN_DELAY_QUEUE_EXPIRES_MS, type DelayQueue };
 
 type DelayConfig = Pick<Config, 'rabbitmq-exchange' | 'rabbitmq-maxpriority' | 'rabbitmq-quorum' | 'rabbitmq-lazy'>;
 
-export interface DelayQueue {
-  name: string;
-  arguments: Record<string, unknown>;
-  /**
-   * RabbitMQ deletes a queue after `x-expires` without use even if it still holds messages, and
-   * publishing does not count as use: only consumers, basic.get and re-declaring do. The queue is
-   * therefore safe to publish to only while its last declaration is younger than this; declare it
-   * again before publishing once it is older.
-   */
-  redeclareWithinMs: number;
-}
-
-/** x-expires never goes below this, so short delay queues are not torn down and re-created constantly. */
-export const MIN_DELAY_QUEUE_EXPIRES_MS = 60_000;
-
 /**
- * The delay queue for `seconds` (rounded up to whole seconds: the name and TTL must be integers)
- * that dead-letters into `outbox`. Its arguments combine the arguments every mtaq queue gets
- * (quorum / lazy / `x-max-priority`, C55) with the delay ones, computed identically on every call
- * because RabbitMQ refuses a re-declaration with different arguments.
+ * The delay queue for `seconds` that dead-letters into `outbox` (packages/queue's delayQueueFor
+ * with the configured exchange and queue arguments).
  */
 export function delayQueue(outbox: string, seconds: number, config: DelayConfig): DelayQueue {
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new RangeError(`a delay queue needs a positive delay, got ${seconds}`);
-  const whole = Math.ceil(seconds);
-  const ttl = whole * 1000;
-  // 2×TTL leaves room for a full TTL between the declaration and the last publish (see redeclareWithinMs).
-  const expires = Math.max(2 * ttl, MIN_DELAY_QUEUE_EXPIRES_MS);
-  const args: Record<string, unknown> = {
-    ...queueArguments({
-      quorum: config['rabbitmq-quorum'],
-      lazy: config['rabbitmq-lazy'],
-      maxPriority: config['rabbitmq-maxpriority'] ?? 0,
-    }),
-    'x-message-ttl': ttl,
-    // '' is the default exchange, where the routing key is the queue name: exactly the outbox.
-    'x-dead-letter-exchange': config['rabbitmq-exchange'],
-    'x-dead-letter-routing-key': outbox,
-    'x-expires': expires,
-  };
-  return { name: `${outbox}.delay.${whole}`, arguments: args, redeclareWithinMs: expires - ttl };
+  return delayQueueFor(outbox, seconds, {
+    exchange: config['rabbitmq-exchange'],
+    quorum: config['rabbitmq-quorum'],
+    lazy: config['rabbitmq-lazy'],
+    maxPriority: config['rabbitmq-maxpriority'] ?? 0,
+  });
 }
 
 /**
