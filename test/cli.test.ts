@@ -47,32 +47,32 @@ test('mtaq config keys shows each key with its status', async () => {
   const row = (key: string): string[] => out.stdout.split('\n').find((line) => line.startsWith(`${key} `))?.split(/\s+/) ?? [];
   assert.deepEqual(row('smtp-port').slice(0, 3), ['smtp-port', 'implemented', '25']);
   assert.deepEqual(row('smtp-check').slice(0, 2), ['smtp-check', 'implemented']);
-  assert.deepEqual(row('spool-delay').slice(0, 2), ['spool-delay', 'unsupported']);
+  assert.deepEqual(row('storage-ttl').slice(0, 2), ['storage-ttl', 'unsupported']);
   assert.match(out.stdout, /^KEY\s+STATUS\s+DEFAULT\s+MEANING\n/);
 });
 
 test('config check prints unknown and unsupported keys with file:line and exits 0; --strict and config-strict make them errors (78)', async () => {
   // a loopback listener: no exposure warning (ingress-connections.test.ts has that one)
-  const file = writeConfig('smtp-port: 2525\nspool-delay: 5\nsmtp-prot: 25\nsmtp-ip: 127.0.0.1\n');
-  const expected = [`${file}:2: spool-delay: ${NO_EFFECT}`, `${file}:3: unknown key "smtp-prot" (did you mean "smtp-port"?)`];
+  const file = writeConfig('smtp-port: 2525\nstorage-ttl: 5\nsmtp-prot: 25\nsmtp-ip: 127.0.0.1\n');
+  const expected = [`${file}:2: storage-ttl: ${NO_EFFECT}`, `${file}:3: unknown key "smtp-prot" (did you mean "smtp-port"?)`];
 
-  const lenient = await runCli(['config', 'check', '--config-file', file], { MTAQ_SPOOL_DIRECTORY: '/var/spool/mtaq' });
+  const lenient = await runCli(['config', 'check', '--config-file', file], { MTAQ_RECEIVED_LOG_FILE: '/var/log/mtaq-received.log' });
   assert.equal(lenient.code, 0, lenient.stderr);
-  for (const message of [...expected, `environment MTAQ_SPOOL_DIRECTORY: ${NO_EFFECT}`]) {
+  for (const message of [...expected, `environment MTAQ_RECEIVED_LOG_FILE: ${NO_EFFECT}`]) {
     assert.ok(lenient.stderr.includes(`mtaq: warning: ${message}\n`), lenient.stderr);
   }
   assert.match(lenient.stderr, /configuration is valid \(3 warnings above\)/);
-  assert.match(lenient.stdout, /^spool-delay: +5$/m);
+  assert.match(lenient.stdout, /^storage-ttl: +5$/m);
 
   const strict = await runCli(['config', 'check', '--strict', '--config-file', file]);
   assert.equal(strict.code, 78, strict.stderr);
   assert.equal(strict.stderr, `mtaq: configuration error (--strict: warnings count as errors)\n${expected.join('\n')}\n`);
   assert.equal(strict.stdout, '');
 
-  const strictFile = writeConfig('config-strict: true\nspool-delay: 5\n');
+  const strictFile = writeConfig('config-strict: true\nstorage-ttl: 5\n');
   const byKey = await runCli(['config', 'check', '--config-file', strictFile]);
   assert.equal(byKey.code, 78);
-  assert.equal(byKey.stderr, `mtaq: configuration error (config-strict: warnings count as errors)\n${strictFile}:2: spool-delay: ${NO_EFFECT}\n`);
+  assert.equal(byKey.stderr, `mtaq: configuration error (config-strict: warnings count as errors)\n${strictFile}:2: storage-ttl: ${NO_EFFECT}\n`);
 
   // a service refuses to start the same way, before opening anything
   const service = await runCli(['ingress', '--config-file', strictFile, '--smtp-ip', '127.0.0.1', '--smtp-port', String(await freePort())]);
@@ -160,7 +160,7 @@ test('mtaq <command> --help prints that command\'s usage and options, exit 0', a
     for (const pattern of patterns) assert.match(out.stdout, pattern, `${command} --help`);
   }
   // unsupported keys are not offered as settings
-  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /spool-delay/);
+  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /rabbitmq-minqos/);
   assert.match((await runCli(['ingress', '--help'])).stdout, /smtp-check/);
   assert.equal((await runCli(['help', 'queue'])).stdout, (await runCli(['queue', '-h'])).stdout);
   assert.equal((await runCli(['queue', 'peek', '--help'])).stdout, (await runCli(['queue', '-h'])).stdout);

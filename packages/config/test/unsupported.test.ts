@@ -6,18 +6,18 @@ import { load, loadText } from './helpers.js';
 const NO_EFFECT = 'has no effect in this version (not implemented yet)';
 
 test('a file line setting an unsupported key warns with file, line and key, in line order with unknown keys', () => {
-  const { warnings, config } = loadText('smtp-port: 2525\nspool-delay: 5\nsmtp-prot: 25\nspool-directory: /var/spool/in\n');
+  const { warnings, config } = loadText('smtp-port: 2525\nstorage-ttl: 5\nsmtp-prot: 25\nreceived-log-file: /var/log/in\n');
   assert.deepEqual(
     warnings.map((w) => w.message),
     [
-      `etc/mtaq.conf:2: spool-delay: ${NO_EFFECT}`,
+      `etc/mtaq.conf:2: storage-ttl: ${NO_EFFECT}`,
       'etc/mtaq.conf:3: unknown key "smtp-prot" (did you mean "smtp-port"?)',
-      `etc/mtaq.conf:4: spool-directory: ${NO_EFFECT}`,
+      `etc/mtaq.conf:4: received-log-file: ${NO_EFFECT}`,
     ],
   );
-  assert.deepEqual([warnings[0]?.file, warnings[0]?.line, warnings[0]?.key], ['etc/mtaq.conf', 2, 'spool-delay']);
+  assert.deepEqual([warnings[0]?.file, warnings[0]?.line, warnings[0]?.key], ['etc/mtaq.conf', 2, 'storage-ttl']);
   // still parsed and validated like any key, so MailerQ configurations keep loading
-  assert.equal(config['spool-delay'], 5);
+  assert.equal(config['storage-ttl'], 5);
 });
 
 test('an alias is named as written', () => {
