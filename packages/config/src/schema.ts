@@ -36,6 +36,7 @@ export type Group =
   | 'Logging'
   | 'Cluster'
   | 'Process'
+  | 'Worker'
   | 'Legacy';
 
 /**
@@ -96,6 +97,7 @@ const storage = inGroup('Storage');
 const logging = inGroup('Logging');
 const cluster = inGroup('Cluster');
 const proc = inGroup('Process');
+const worker = inGroup('Worker');
 const legacy = inGroup('Legacy');
 
 /** The legacy broker keys (MailerQ 3.x) take effect by building rabbitmq-address (build.ts). */
@@ -368,6 +370,13 @@ export const schema = {
   user: proc(noSpaces, '', 'Drop privileges to this user (name or uid) after binding ports; empty = stay'),
   group: proc(noSpaces, '', 'With user: the group (name or gid) to run as; empty = the user\'s own group'),
   'config-strict': proc(bool, 'false', 'Treat every configuration warning (unknown or unsupported keys, ignored settings) as an error: exit 78'),
+
+  // ------------------------------------------------------------------ mtaq worker (consumer scripts)
+  'worker-script': worker(text({ describe: 'path' }), '', 'ES module run by mtaq worker: its default export gets each rabbitmq-inbox message and returns message, message[] or null'),
+  'worker-concurrency': worker(atLeastOne, '10', 'Messages mtaq worker hands to the script at once (at most rabbitmq-qos are fetched)'),
+  'worker-failure-queue': worker(queueName, '', 'Queue for messages the script failed on, with a process/error result; empty = <rabbitmq-inbox>.failed'),
+  'worker-retries': worker(int({ min: 0 }), '3', 'Times a message whose script error is transient is tried again (through a delay queue) before it goes to the failure queue'),
+  'worker-retry-delay': worker(positiveDuration, '30', 'Seconds a message waits in the delay queue before a retry of a transient script error'),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
   'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set', buildsAddress),
