@@ -5,6 +5,7 @@ import { startDelivery } from '@mtaq/delivery';
 import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
 import { BrokerLoginError } from '@mtaq/queue';
+import { loadScript, startWorker, WorkerConfigError, workerQueues } from '@mtaq/worker';
 import { describeBrokerError } from './broker-errors.js';
 import { configCommand } from './config-command.js';
 import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
@@ -104,13 +105,31 @@ const commands: Record<string, Command> = {
         await delivery.stop();
       };
     }, deliveryWrites),
+  worker: async (loaded) => {
+    // a worker reading its own output, or a script that cannot load: one line, exit 78
+    let script;
+    try {
+      workerQueues(loaded.config);
+      script = await loadScript(loaded.config['worker-script']);
+    } catch (err) {
+      if (!(err instanceof WorkerConfigError)) throw err;
+      process.stderr.write(`mtaq: ${err.message}\n`);
+      return EX_CONFIG;
+    }
+    return serve(loaded, 'mtaq-worker', async (config, logger) => {
+      const running = await startWorker(config, logger, script);
+      return () => running.stop();
+    });
+  },
   config: configCommand,
   password: (_loaded, words) => passwordCommand(words),
   queue: (loaded, words) => queueCommand(loaded.config, words),
 };
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
+  const [name, ...words] = argv;
+  // `mtaq worker --script FILE` is --worker-script FILE
+  const args = name === 'worker' ? words.map((word) => (word === '--script' ? '--worker-script' : word)) : words;
   if (name === undefined) {
     process.stdout.write(USAGE);
     return EX_USAGE;

@@ -6,6 +6,7 @@ Usage:
   mtaq pipeline [--config-file FILE] [--<key> VALUE]...  run ingress and delivery in one process
   mtaq ingress [--config-file FILE] [--<key> VALUE]...   run the SMTP ingress (SMTP → inbox queue)
   mtaq delivery [--config-file FILE] [--<key> VALUE]...  run delivery (outbox queue → upstream or folder)
+  mtaq worker --script FILE [--<key> VALUE]...           run a consumer script (inbox queue → script → outbox queue)
   mtaq config check [--strict] [--config-file FILE] [--<key> VALUE]...
                                                        validate the configuration and print it (secrets masked)
   mtaq config keys                                     list every configuration key with its default and status
@@ -66,6 +67,19 @@ const COMMANDS: Record<string, CommandHelp> = {
     options: SERVICE_OPTIONS,
     groups: ['Delivery', 'DNS', 'RabbitMQ', 'Logging'],
     footer: SERVICE_FOOTER,
+  },
+  worker: {
+    usage: 'mtaq worker --script FILE [--config-file FILE] [--<key> VALUE]...',
+    about:
+      'Runs a consumer script: FILE is an ES module whose default export is\n' +
+      'async (message, context) => message | message[] | null. Each message of rabbitmq-inbox goes through it and what it\n' +
+      'returns is published, confirmed, to rabbitmq-outbox (ids: input message-id + "." + index); null drops the message.\n' +
+      'A throw puts the message with a process/error result on worker-failure-queue (default <rabbitmq-inbox>.failed);\n' +
+      'context.retry(err), or an error with transient: true, retries it worker-retries times after worker-retry-delay.\n' +
+      'rabbitmq-inbox and rabbitmq-outbox must differ (both default to outbox: set rabbitmq-inbox: inbox).',
+    options: [['--script FILE', 'the script (as worker-script)'], ...SERVICE_OPTIONS],
+    groups: ['Worker', 'RabbitMQ', 'Logging'],
+    footer: `${SERVICE_FOOTER} Chains: --rabbitmq-inbox a --rabbitmq-outbox b.`,
   },
   config: {
     usage: 'mtaq config check [--strict] [--config-file FILE] [--<key> VALUE]...\n       mtaq config keys',
