@@ -29,6 +29,7 @@ import {
 import { BindError, DnsError, type Router, type SourceIps } from './routing/index.js';
 import type { DkimSigner } from './dkim.js';
 import { writeToFolder } from './transport/folder.js';
+import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
 import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
 
 export interface DeliveryDeps {
@@ -187,7 +188,7 @@ export class Delivery {
     } else {
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.#attempt(message, context, begin);
+        outcome = await this.#attempt(message, context, begin, log);
       } catch (err) {
         if (claim) await this.#deps.claims.release(claim);
         if (err instanceof OverCapacity) {
@@ -212,8 +213,19 @@ export class Delivery {
   }
 
   /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
-  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>): Promise<AttemptOutcome> {
+  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>, log: Logger): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
+    // What this build cannot do with the message is known before any lookup or connection (§4).
+    const invalidEdits = headerEditsProblem(message.headers);
+    if (invalidEdits) return { state: 'process', result: 'invalid', description: invalidEdits };
+    const mime = mimeOf(message);
+    if ('state' in mime) return mime;
+    const unsupported = unsupportedConversion(message);
+    if (unsupported) {
+      if (message.force !== true) return unsupported;
+      log.warn({ reason: unsupported.description }, 'force: sending the MIME as is');
+    }
+    if (message.inlinecss === true) log.warn('inlinecss is not supported: the MIME is sent as is');
     let route;
     try {
       route = await router.route(message);
@@ -221,15 +233,15 @@ export class Delivery {
       if (err instanceof DnsError) return localFailure(err, err.transient);
       throw err;
     }
-    const mime = mimeOf(message);
-    if ('state' in mime) return mime;
+    // header edits before DKIM, so the signature covers the edited header (§7.1 step 7)
+    const edited = applyHeaderEdits(mime, message.headers);
     if (route.kind === 'folder') {
       await begin();
       const path = await writeToFolder(route.folder, {
         id: typeof message['message-id'] === 'string' ? message['message-id'] : undefined,
         envelope: message.envelope ?? '',
         recipient: message.recipient,
-        mime: await this.#deps.dkim.sign(message, mime),
+        mime: await this.#deps.dkim.sign(message, edited),
       });
       return { state: 'message', result: 'accepted', code: 250, status: '2.0.0', description: `written to ${path}` };
     }
@@ -272,7 +284,7 @@ export class Delivery {
             }
           : {}),
       },
-      message: await this.#deps.dkim.sign(message, mime),
+      message: await this.#deps.dkim.sign(message, edited),
       guard,
     });
   }
@@ -441,9 +453,28 @@ function fingerprint(body: Buffer): { size: number; sha256: string } {
   return { size: body.length, sha256: createHash('sha256').update(body).digest('hex').slice(0, 16) };
 }
 
-/** The bytes to send; a store `key` or a "responsive" object cannot be sent by this build (§4). */
+/**
+ * The bytes to send; a store `key` or a "responsive" object cannot be sent by this build (§4). The
+ * entries need no `fatal` flag (that one is for response patterns): these states are final (§7.2).
+ */
 function mimeOf(message: OutgoingMessage): Buffer | AttemptOutcome {
   if (typeof message.mime === 'string') return Buffer.from(message.mime, message['mime-encoding'] === 'latin1' ? 'latin1' : 'utf8');
-  if (message.mime !== undefined) return { state: 'responsive', result: 'error', description: 'responsive (object) mime is not supported', fatal: true };
-  return { state: 'storage', result: 'error', description: `no message store configured to load key ${String(message.key)}`, fatal: true };
+  if (message.mime !== undefined) {
+    return { state: 'responsive', result: 'error', description: 'responsive email (a mime object) is not supported by this build: send the MIME as a string' };
+  }
+  return { state: 'storage', result: 'error', description: `no message store in this build: cannot load key ${JSON.stringify(message.key)} (send the MIME in "mime")` };
+}
+
+/**
+ * Personalisation (`data`, §4) is out of scope: the MIME would go out with its template variables
+ * unreplaced, so such a message fails as `personalize/error` unless `force` asks to send it anyway.
+ */
+function unsupportedConversion(message: OutgoingMessage): AttemptOutcome | undefined {
+  const data = message.data;
+  if (data === undefined || data === null || (typeof data === 'object' && Object.keys(data).length === 0)) return undefined;
+  return {
+    state: 'personalize',
+    result: 'error',
+    description: 'personalisation ("data") is not supported by this build; set "force": true to send the MIME unpersonalised',
+  };
 }
