@@ -19,7 +19,10 @@
  */
 
 import libmime from 'libmime';
-import type { HeaderEdits, HeaderValues } from '@mtaq/envelope';
+import type { OutgoingMessage } from '@mtaq/envelope';
+
+/** The `headers` property as the validator let it through (its shape is checked again here). */
+export type HeaderEdits = NonNullable<OutgoingMessage['headers']>;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -41,13 +44,14 @@ interface Field {
   raw: Buffer;
 }
 
-function asList(value: string | string[] | undefined): string[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+function asList(value: unknown): unknown[] {
+  return value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
 }
 
-function valuePairs(values: HeaderValues | Record<string, string> | undefined): Array<[string, string]> {
+/** `{name: value | [values]}` as [name, value] pairs, in order; values are strings after the check. */
+function valuePairs(values: unknown): Array<[string, string]> {
   if (values === undefined || values === null || typeof values !== 'object') return [];
-  return Object.entries(values).flatMap(([name, v]) => asList(v as string | string[]).map((one): [string, string] => [name, one]));
+  return Object.entries(values).flatMap(([name, v]) => asList(v).map((one): [string, string] => [name, one as string]));
 }
 
 /**
@@ -136,7 +140,7 @@ export function applyHeaderEdits(mime: Buffer, edits: HeaderEdits | undefined): 
   const newline = firstLineEnd > 0 && mime[firstLineEnd - 1] === CR ? '\r\n' : firstLineEnd === -1 ? '\r\n' : '\n';
   const written = (name: string, value: string): Field => ({ name: name.toLowerCase(), raw: Buffer.from(formatField(name, value, newline), 'latin1') });
 
-  const removed = new Set(asList(edits.remove).map((n) => n.trim().toLowerCase()));
+  const removed = new Set(asList(edits.remove).map((n) => String(n).trim().toLowerCase()));
   let fields = parsed.filter((f) => f.name === undefined || !removed.has(f.name));
 
   const rewrite = (name: string, value: string, appendIfAbsent: boolean): void => {

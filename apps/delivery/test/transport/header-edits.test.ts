@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import libmime from 'libmime';
-import type { HeaderEdits } from '@mtaq/envelope';
-import { applyHeaderEdits, FOLD_AT, formatField, headerEditsProblem } from '../../src/transport/header-edits.js';
+import { applyHeaderEdits, FOLD_AT, formatField, headerEditsProblem, type HeaderEdits } from '../../src/transport/header-edits.js';
 
 const BODY = '\r\nBody line\r\nX-Not-A-Header: body\r\nbcc: also body\r\n';
 const MIME = [
