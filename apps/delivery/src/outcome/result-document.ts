@@ -25,8 +25,9 @@ export interface ResultDocumentOptions {
   mime?: string | Buffer;
 }
 
+// parseOutgoing carries earlier entries without judging them (another delivery's states may differ).
 function previousResults(message: MessageProperties): ResultEntry[] {
-  return Array.isArray(message.results) ? [...message.results] : [];
+  return Array.isArray(message.results) ? [...(message.results as ResultEntry[])] : [];
 }
 
 /**

@@ -4,9 +4,9 @@
  */
 
 import type { Config } from '@mtaq/config';
-import type { MessageProperties, Queues } from '@mtaq/envelope';
+import type { MessageProperties, QueueKind } from '@mtaq/envelope';
 
-export type QueueKind = keyof Queues;
+export type { QueueKind };
 
 export type TargetEvent = 'success' | 'failure' | 'retry' | 'dsn';
 
