@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
 import { exposureWarnings, type Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
-import { connectFromConfig } from '@mtaq/queue';
+import { connectFromConfig, type Publisher } from '@mtaq/queue';
+import { Injector } from './inject/compose.js';
+import { SpoolWatcher } from './inject/spool.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { Authenticator } from './policy/authenticator.js';
 import { Ingress, type Listener } from './ingress.js';
@@ -18,23 +20,29 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
   const { broker, publisher } = await connectFromConfig(config, logger, 'ingress');
   let authenticator: Authenticator | undefined;
   let listeners: Listener[];
-  let ingress: Ingress;
+  let ingress: Ingress | undefined;
+  let spool: SpoolWatcher | undefined;
   try {
     authenticator = await Authenticator.create(config, logger);
     const auth = authenticator;
     const policy = new AccessPolicy(config, { authConfigured: auth.configured, trustedNetworks: () => auth.trustedNetworks() });
     ingress = new Ingress({ config, logger, publisher, policy, authenticator: auth });
     listeners = await ingress.listen();
+    // the spool has one watcher per ingress: the primary (smtp-threads workers leave it alone)
+    if (cluster.isPrimary) spool = await startSpool(config, logger, publisher);
   } catch (err) {
+    await ingress?.close();
     await authenticator?.close();
     await publisher.close();
     await broker.close();
     throw err;
   }
+  const started = ingress;
   return {
     listeners,
     async stop() {
-      await ingress.close();
+      await spool?.stop();
+      await started.close();
       await authenticator?.close();
       await publisher.close();
       await broker.close();
@@ -50,7 +58,24 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
 export async function runIngress(config: Config, logger: Logger): Promise<RunningIngress | undefined> {
   const threads = config['smtp-threads'];
   if (threads > 1 && cluster.isPrimary) {
-    superviseWorkers(threads, logger);
+    // the workers take SMTP; the primary watches the spool directory, with a broker connection of its own
+    let stopSpool: (() => Promise<void>) | undefined;
+    if (config['spool-directory'] !== '') {
+      const { broker, publisher } = await connectFromConfig(config, logger, 'spool');
+      try {
+        const spool = (await startSpool(config, logger, publisher))!;
+        stopSpool = async () => {
+          await spool.stop();
+          await publisher.close();
+          await broker.close();
+        };
+      } catch (err) {
+        await publisher.close();
+        await broker.close();
+        throw err;
+      }
+    }
+    superviseWorkers(threads, logger, stopSpool);
     return undefined;
   }
   const running = await startIngress(config, logger);
@@ -58,7 +83,16 @@ export async function runIngress(config: Config, logger: Logger): Promise<Runnin
   return running;
 }
 
-function superviseWorkers(threads: number, logger: Logger): void {
+/** `spool-directory` watched and injected through `publisher`; undefined when the key is empty. */
+async function startSpool(config: Config, logger: Logger, publisher: Publisher): Promise<SpoolWatcher | undefined> {
+  if (config['spool-directory'] === '') return undefined;
+  const injector = new Injector({ config, logger });
+  const spool = new SpoolWatcher({ config, injector, publisher, logger });
+  await spool.start();
+  return spool;
+}
+
+function superviseWorkers(threads: number, logger: Logger, beforeStop?: () => Promise<void>): void {
   let stopping = false;
   let ready = 0;
   for (let i = 0; i < threads; i++) cluster.fork();
@@ -91,6 +125,8 @@ function superviseWorkers(threads: number, logger: Logger): void {
     stopping = true;
     logger.info({ signal, threads }, 'shutting down workers');
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    // the workers exit when their sessions are done; the spool finishes its files meanwhile
+    beforeStop?.().catch((err: Error) => logger.error({ err: err.message }, 'spool did not stop cleanly'));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -217,12 +217,12 @@ export const schema = {
   'smtp-unmappable-ips': smtp(cidrList, '', 'Exceptions to smtp-mappable-ips'),
 
   // ------------------------------------------------------------------ spool directory injection
-  'spool-directory': spool(text({ describe: 'path' }), '', 'Directory watched for message files to inject; empty = off', notYet),
-  'spool-fail-directory': spool(text({ describe: 'path' }), '', 'Where spool files that could not be injected are moved', notYet),
-  'spool-delay': spool(duration(), '0', 'Seconds a spool file must be left alone before it is picked up', notYet),
-  'spool-remove': spool(bool, 'true', 'Delete spool files after injecting them', notYet),
-  'spool-extract': spool(bool, 'true', 'Turn x-mq-* headers of spool files into JSON properties', notYet),
-  'spool-open-files': spool(atLeastOne, '10', 'Spool files processed at the same time', notYet),
+  'spool-directory': spool(text({ describe: 'path' }), '', 'Directory watched for message files to inject; empty = off'),
+  'spool-fail-directory': spool(text({ describe: 'path' }), '', 'Where spool files that could not be injected are moved, each with a .reason file; empty = <spool-directory>/failed'),
+  'spool-delay': spool(duration(), '0', 'Seconds a spool file must be left alone before it is picked up'),
+  'spool-remove': spool(bool, 'true', 'Delete spool files after injecting them; false = move them to <spool-directory>/injected'),
+  'spool-extract': spool(bool, 'true', 'Turn x-mq-* headers of spool files into JSON properties'),
+  'spool-open-files': spool(atLeastOne, '10', 'Spool files processed at the same time'),
   'spool-threads': spool(atLeastOne, '1', 'Threads reading the spool directory', notYet),
 
   // ------------------------------------------------------------------ RabbitMQ (reference §2.3)

@@ -1,10 +1,13 @@
 import type { Config } from '@mtaq/config';
 import { gzipSync } from 'node:zlib';
-import type { SmtpIncomingMessage } from '@mtaq/envelope';
+import type { IncomingMessage } from '@mtaq/envelope';
 import { PublishError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import type { MimeJson } from './json-bytes.js';
+
+/** A document with its id: what SMTP, the spool and `mtaq inject` publish. */
+type Identified = IncomingMessage & { 'message-id': string };
 
 export interface PublishOptions {
   readonly config: Config;
@@ -20,7 +23,7 @@ export interface PublishOptions {
  * report and that queue is set, else to `rabbitmq-local` when set; everything else to the inbox.
  * An empty queue name means "accept and drop" (C18).
  */
-function queueFor(message: SmtpIncomingMessage, report: boolean, options: PublishOptions): string {
+function queueFor(message: Identified, report: boolean, options: PublishOptions): string {
   const config = options.config;
   if (options.isLocal(message.recipient)) {
     if (config['rabbitmq-reports'] && report) return config['rabbitmq-reports'];
@@ -39,7 +42,7 @@ function queueFor(message: SmtpIncomingMessage, report: boolean, options: Publis
  * Each copy is encoded only when the publisher has a slot for it (its byte window), so a message
  * to many recipients is never held as all its JSON copies at once.
  */
-export async function publishDocuments(documents: SmtpIncomingMessage[], mime: MimeJson, report: boolean, options: PublishOptions, queue?: string): Promise<void> {
+export async function publishDocuments(documents: Identified[], mime: MimeJson, report: boolean, options: PublishOptions, queue?: string): Promise<void> {
   const { config, log } = options;
   const targets = documents.map((m) => ({ message: m, queue: queue ?? queueFor(m, report, options) })).filter((t) => t.queue !== '');
   const gzip = config['rabbitmq-encoding'] === 'gzip';
