@@ -2,6 +2,8 @@
 
 /** Bad usage. mtaq has always used 2 here (as shells do), not sysexits' 64. */
 export const EX_USAGE = 2;
+/** The input is not usable (`mtaq inject`: bad JSON, no recipients). */
+export const EX_DATAERR = 65;
 /** What was asked for does not exist (a queue to peek at). */
 export const EX_NOINPUT = 66;
 /** A service mtaq needs (RabbitMQ) cannot be reached. */

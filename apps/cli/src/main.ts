@@ -15,11 +15,12 @@ import { stopOnSignal } from './lifecycle.js';
 import { passwordCommand } from './password.js';
 import { queueCommand } from './queue-command.js';
 import { commandUsage, hasCommandHelp, USAGE } from './usage.js';
+import { INJECT_OPTIONS, injectCommand } from './inject-command.js';
 
 type Command = (loaded: LoadResult, words: string[]) => Promise<number> | number;
 
 /** Options of a command that are not config keys. */
-const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'], password: ['--hash'], config: ['--strict'] };
+const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'], password: ['--hash'], config: ['--strict'], inject: INJECT_OPTIONS };
 
 /** Starts services, stops them on SIGTERM/SIGINT; a start failure exits non-zero with the reason. */
 async function serve(
@@ -76,12 +77,26 @@ async function serve(
 const deliveryWrites = (config: Config): WrittenPath[] =>
   config['delivery-method'] === 'smtp' ? [] : [{ key: 'delivery-folder', path: config['delivery-folder'], folder: true }];
 
+/** What the ingress writes: the spool directories, when spool-directory is set. */
+const ingressWrites = (config: Config): WrittenPath[] =>
+  config['spool-directory'] === ''
+    ? []
+    : [
+        { key: 'spool-directory', path: config['spool-directory'], folder: true },
+        ...(config['spool-fail-directory'] ? [{ key: 'spool-fail-directory', path: config['spool-fail-directory'], folder: true }] : []),
+      ];
+
 const commands: Record<string, Command> = {
   ingress: (loaded) =>
-    serve(loaded, 'mtaq-ingress', async (config, logger) => {
-      const running = await runIngress(config, logger);
-      return running ? () => running.stop() : undefined;
-    }),
+    serve(
+      loaded,
+      'mtaq-ingress',
+      async (config, logger) => {
+        const running = await runIngress(config, logger);
+        return running ? () => running.stop() : undefined;
+      },
+      ingressWrites,
+    ),
   delivery: (loaded) =>
     serve(
       loaded,
@@ -104,7 +119,7 @@ const commands: Record<string, Command> = {
         await ingress.stop();
         await delivery.stop();
       };
-    }, deliveryWrites),
+    }, (config) => [...deliveryWrites(config), ...ingressWrites(config)]),
   worker: async (loaded) => {
     // a worker reading its own output, or a script that cannot load: one line, exit 78
     let script;
@@ -124,6 +139,7 @@ const commands: Record<string, Command> = {
   config: configCommand,
   password: (_loaded, words) => passwordCommand(words),
   queue: (loaded, words) => queueCommand(loaded.config, words),
+  inject: (loaded, words) => injectCommand(loaded.config, words),
 };
 
 async function main(argv: string[]): Promise<number> {

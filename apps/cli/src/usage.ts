@@ -12,6 +12,8 @@ Usage:
   mtaq config keys                                     list every configuration key with its default and status
   mtaq queue peek [QUEUE] [--count N]                  print messages of a queue (default: the inbox)
                                                        as JSON lines, leaving them on the queue
+  mtaq inject [FILE|-] [--envelope ADDR] [--recipient ADDR]...
+                                                       queue a MIME message or JSON document (file or stdin)
   mtaq password [--hash bcrypt|sha512-crypt|sha256-crypt|sha256|sha384|sha512]
                                                        hash a password (prompt or stdin) for file:// or CSV users
   mtaq <command> --help                                help for one command
@@ -51,14 +53,16 @@ const COMMANDS: Record<string, CommandHelp> = {
     usage: 'mtaq pipeline [--config-file FILE] [--<key> VALUE]...',
     about: 'Runs the SMTP ingress and delivery in one process: mail received on smtp-port goes to rabbitmq-inbox,\ndelivery takes rabbitmq-outbox to the smarthost, the MX or delivery-folder.',
     options: SERVICE_OPTIONS,
-    groups: ['SMTP ingress', 'RabbitMQ', 'Delivery', 'DNS', 'Logging'],
+    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Delivery', 'DNS', 'Logging'],
     footer: SERVICE_FOOTER,
   },
   ingress: {
     usage: 'mtaq ingress [--config-file FILE] [--<key> VALUE]...',
-    about: 'Runs the SMTP server: every accepted message becomes one JSON document per recipient on\nrabbitmq-inbox, and the client gets 250 only once RabbitMQ confirmed them all.',
+    about:
+      'Runs the SMTP server: every accepted message becomes one JSON document per recipient on\nrabbitmq-inbox, and the client gets 250 only once RabbitMQ confirmed them all.\n' +
+      'With spool-directory set, files dropped there are injected the same way (by the primary process only).',
     options: SERVICE_OPTIONS,
-    groups: ['SMTP ingress', 'RabbitMQ', 'Logging'],
+    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Logging'],
     footer: SERVICE_FOOTER,
   },
   delivery: {
@@ -102,6 +106,23 @@ const COMMANDS: Record<string, CommandHelp> = {
       'they are taken unacknowledged and handed back, so RabbitMQ marks them redelivered.',
     options: [['--count N', 'how many messages (default 10)'], ...CONFIG_OPTIONS, HELP],
     footer: 'Exit status: 0 shown, 2 bad usage, 66 no such queue, 69 RabbitMQ unreachable, 78 login or virtual host refused.',
+  },
+  inject: {
+    usage: 'mtaq inject [FILE|-] [--envelope ADDR] [--recipient ADDR]... [--config-file FILE] [--<key> VALUE]...',
+    about:
+      'Queues one message from FILE or standard input (no FILE, or -): a MIME message, or a JSON document (or an\n' +
+      'array of them) when it starts with { or [. One document per recipient goes to rabbitmq-inbox (Local\n' +
+      'Addresses to rabbitmq-local / -reports), published with confirms; each is printed as "<message-id> <recipient>".\n' +
+      'A MIME message: x-mq-* headers become properties, the envelope is the first address in x-mq-envelope,\n' +
+      'Return-Path, From, Sender; recipients are To, Cc and Bcc, and the Bcc header is removed. The JSON gets\n' +
+      '"cli": {"command", "arguments", "user"}.',
+    options: [
+      ['--envelope ADDR', 'the envelope sender (MAIL FROM); "" is the null sender'],
+      ['--recipient ADDR', 'a recipient instead of To/Cc/Bcc or the JSON recipient; repeat it (or a,b) for more'],
+      ...CONFIG_OPTIONS,
+      HELP,
+    ],
+    footer: 'Exit status: 0 queued, 2 bad usage, 65 unusable input, 66 file unreadable, 69 RabbitMQ unreachable,\n75 a publish was not confirmed (try again), 78 login or virtual host refused.',
   },
   password: {
     usage: 'mtaq password [--hash SCHEME]',
