@@ -1,11 +1,15 @@
 /**
- * @mtaq/envelope: the JSON documents exchanged over the queues (types and runtime validators),
+ * @mtaq/envelope: the JSON documents exchanged over the queues (schemas, types, runtime validators),
  * plus the MIME-side helpers every injection path needs to build them.
  */
 
 export * from './types.js';
 export { formatTime, isTime, parseTime, tryParseTime, type Time } from './time.js';
 export { parseIncoming, parseOutgoing, parseResultEntry, parseResultMessage } from './validate.js';
+export { IncomingSchema, SmtpIncomingSchema } from './schema/incoming.js';
+export { OutgoingSchema } from './schema/outgoing.js';
+export { ResultEntrySchema, ResultMessageSchema } from './schema/result.js';
+export { jsonSchemas, schemaFileText } from './json-schema.js';
 export { decodeMessage, encodeMessage, type EncodedMessage } from './codec.js';
 export { extractMqHeaders, type MqExtraction, type MqHeaderProperties } from './x-mq-headers.js';
 export { envelopeFromMime, recipientsFromMime } from './mime-envelope.js';
