@@ -129,7 +129,7 @@ export class Delivery {
     const deadline = firstPickup(message, now, this.#config);
     if (deadline) message.maxdelivertime = deadline;
     const attempts = Array.isArray(message.results) ? message.results.length : 0;
-    const mid = typeof message['message-id'] === 'string' ? message['message-id'] : undefined;
+    const mid = message['message-id'];
     const log = this.#log.child({ mid, rcpt: message.recipient });
 
     const loop = loopingQueue(message, this.#config);
@@ -238,7 +238,7 @@ export class Delivery {
     if (route.kind === 'folder') {
       await begin();
       const path = await writeToFolder(route.folder, {
-        id: typeof message['message-id'] === 'string' ? message['message-id'] : undefined,
+        id: message['message-id'],
         envelope: message.envelope ?? '',
         recipient: message.recipient,
         mime: await this.#deps.dkim.sign(message, edited),
