@@ -34,15 +34,16 @@ export async function signWithNodemailer(raw: string, domain: string, selector: 
 }
 
 /** `raw` (CRLF lines) with a DKIM-Signature made by dkimpy (Debian package python3-dkim). */
-export function signWithDkimpy(raw: string, domain: string, selector: string, key: DkimKey): string {
+export function signWithDkimpy(raw: string, domain: string, selector: string, key: DkimKey, identity?: string): string {
   const script = [
     'import sys, dkim',
     'msg = sys.stdin.buffer.read()',
     // dkim.sign(message, selector, domain, private key PEM)
-    'sig = dkim.sign(msg, sys.argv[2].encode(), sys.argv[1].encode(), sys.argv[3].encode(), include_headers=[b"from", b"to", b"subject"])',
+    'identity = sys.argv[4].encode() if len(sys.argv) > 4 else None',
+    'sig = dkim.sign(msg, sys.argv[2].encode(), sys.argv[1].encode(), sys.argv[3].encode(), identity=identity, include_headers=[b"from", b"to", b"subject"])',
     'sys.stdout.buffer.write(sig + msg)',
   ].join('\n');
-  const run = spawnSync('/usr/bin/python3', ['-c', script, domain, selector, key.privateKey], { input: Buffer.from(raw, 'latin1') });
+  const run = spawnSync('/usr/bin/python3', ['-c', script, domain, selector, key.privateKey, ...(identity ? [identity] : [])], { input: Buffer.from(raw, 'latin1') });
   if (run.status !== 0) throw new Error(`python3-dkim failed: ${run.stderr.toString()}`);
   return run.stdout.toString('latin1');
 }

@@ -28,6 +28,8 @@ export interface DnsServerOptions {
   zones?: string[];
   /** TTL of every record, seconds. Default 60. */
   ttl?: number;
+  /** Zones whose queries are passed on to another server (`host#port`), e.g. one that never answers. */
+  forward?: Array<{ zone: string; server: string }>;
 }
 
 export interface DnsServer {
@@ -72,6 +74,7 @@ function configText(options: DnsServerOptions, port: number): string {
     'cache-size=0',
   ];
   for (const zone of options.zones ?? ['test']) lines.push(`local=/${zone}/`);
+  for (const { zone, server } of options.forward ?? []) lines.push(`server=/${zone}/${server}`);
   for (const { domain, host, preference } of options.mx ?? []) lines.push(`mx-host=${domain},${host},${preference}`);
   for (const { name, ip } of options.a ?? []) lines.push(`host-record=${name},${ip},${ttl}`);
   for (const { ip, name } of options.ptr ?? []) lines.push(`ptr-record=${reverseName(ip)},${name}`);

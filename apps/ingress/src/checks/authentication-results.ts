@@ -38,26 +38,42 @@ export function authenticationResults(authservId: string, entries: readonly Chec
 
 /**
  * RFC 8601 §5: a field that claims to come from us but arrived with the message is a forgery
- * (or a loop) and must go, whether or not we add our own. The authserv-id is the first token of
- * the value, before any `;`, comments aside.
+ * (or a loop) and must go, whether or not we add our own.
  */
 export function withoutForgedResults(message: Buffer, authservId: string): Buffer {
-  const ours = authservId.toLowerCase();
+  const ours = authservId.toLowerCase().replace(/\.$/, '');
   return dropHeaderFields(message, (name, value) => name === 'authentication-results' && authservIdOf(value()) === ours);
 }
 
+/**
+ * The authserv-id as a reader of the field would take it: comments (which nest) removed, a
+ * quoted-string unquoted, case and a trailing root dot ignored. Anything looser than the readers
+ * downstream would let a forgery claiming our name through.
+ */
 function authservIdOf(value: string): string {
-  const id = value.replace(/\([^()]*\)/g, ' ').split(';')[0] ?? '';
-  return id.trim().split(/\s+/)[0]!.toLowerCase();
+  let text = value;
+  for (let previous = ''; previous !== text; ) {
+    previous = text;
+    text = text.replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
+  }
+  const head = text.trimStart();
+  const quoted = /^"((?:[^"\\]|\\.)*)"/.exec(head);
+  const id = quoted ? quoted[1]!.replace(/\\(.)/g, '$1') : (head.split(/[\s;]/)[0] ?? '');
+  return id.trim().toLowerCase().replace(/\.$/, '');
 }
 
-/** A pvalue: an address or a token as it is, anything else as a quoted-string. */
+/** RFC 2045 token: no tspecials, no controls, no space. */
+const TOKEN = /^[!#$%&'*+\-.^_`{|}~A-Za-z0-9]+$/;
+/** RFC 8601 also allows an address or a domain unquoted: [local-part] "@" domain-name. */
+const ADDRESS = /^(?:[!#$%&'*+\-/=?^_`{|}~A-Za-z0-9]+(?:\.[!#$%&'*+\-/=?^_`{|}~A-Za-z0-9]+)*)?@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** A pvalue: a token or an address as it is, anything else as a quoted-string without controls. */
 function pvalue(value: string): string {
-  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.@]+$/.test(value)) return value;
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]/g, ' ')}"`;
+  if (TOKEN.test(value) || ADDRESS.test(value)) return value;
+  return `"${value.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-/** Comments nest parentheses; ours never need to, so they are replaced. */
+/** Comments nest parentheses; ours never need to, so they are replaced, as are controls. */
 function comment(text: string): string {
-  return text.replace(/[()\\]/g, ' ').replace(/[\r\n]+/g, ' ').trim();
+  return text.replace(/[()\\]/g, ' ').replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
 }

@@ -8,6 +8,11 @@ import { checkSpam, type SpamVerdict } from './spam-check.js';
 export interface CheckInput {
   /** The message exactly as the client sent it: what DKIM signatures cover. */
   readonly message: Buffer;
+  /**
+   * The message as it will be stored (x-mq-* headers and Authentication-Results forged in our
+   * name removed): what spamd judges, so a forged `spf=pass` under our name earns no trust there.
+   */
+  readonly stored: Buffer;
   /** Our Received: field, put before the message for spamd (it judges the path it came by). */
   readonly trace: Buffer;
   readonly session: SessionFacts;
@@ -66,7 +71,7 @@ export class InboundChecks {
     const budget = AbortSignal.timeout(this.#budgetMs);
     const sender = input.authenticated || !this.#thread ? undefined : this.#senderChecks(this.#thread, input, deadline);
     const spam = this.#spamd
-      ? checkSpam(this.#spamd, [input.trace, input.message], { maxSize: this.#maxSpamSize, budget, timeoutMs: this.#budgetMs })
+      ? checkSpam(this.#spamd, [input.trace, input.stored], { maxSize: this.#maxSpamSize, budget, timeoutMs: this.#budgetMs })
       : undefined;
     const [auth, spamOutcome] = await Promise.all([sender, spam]);
     const entries = [...(auth?.entries ?? []), ...(spamOutcome ? [spamOutcome.entry] : [])];

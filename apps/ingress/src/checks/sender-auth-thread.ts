@@ -10,9 +10,12 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** Compiled, the worker sits next to this file as .js; run from the TypeScript sources (tests), as .ts through tsx. */
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
-const WORKER = new URL(`./sender-auth-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url);
+/** The compiled worker next to this file (tests use the build too: a thread cannot run TypeScript). */
+const WORKER = new URL('./sender-auth-worker.js', import.meta.url);
+/** Messages waiting for the thread at most; more means it is far behind, and they get temperror at once. */
+const MAX_PENDING = 256;
+/** After the thread failed to start, how long until it is tried again. */
+const RESTART_DELAY_MS = 5000;
 
 /**
  * SPF, DKIM, ARC and DMARC in a worker thread. They cost the ingress about half a millisecond of
@@ -27,6 +30,7 @@ export class SenderAuthThread {
   #worker: Worker | undefined;
   #nextId = 0;
   #closed = false;
+  #failedStart = 0;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
@@ -35,7 +39,13 @@ export class SenderAuthThread {
   /** `message` over a SharedArrayBuffer reaches the thread without a copy; any other is copied. */
   run(message: Buffer, facts: SessionFacts, deadline: number): Promise<SenderAuthOutcome> {
     if (this.#closed) return Promise.reject(new Error('sender checks are shut down'));
-    const worker = this.#worker ?? this.#start();
+    if (this.#pending.size >= MAX_PENDING) return Promise.reject(new Error(`sender checks thread busy (${MAX_PENDING} messages waiting)`));
+    let worker: Worker;
+    try {
+      worker = this.#worker ?? this.#start();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { worker, resolve, reject });
@@ -52,10 +62,14 @@ export class SenderAuthThread {
   }
 
   #start(): Worker {
-    const worker = FROM_SOURCES
-      ? // tsx must be registered inside the thread before the TypeScript entry loads
-        new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); });`, { eval: true, workerData: this.#setup })
-      : new Worker(WORKER, { workerData: this.#setup });
+    if (Date.now() - this.#failedStart < RESTART_DELAY_MS) throw new Error('sender checks thread could not start; trying again shortly');
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER, { workerData: this.#setup });
+    } catch (error) {
+      this.#failedStart = Date.now();
+      throw error;
+    }
     // the thread never keeps the process alive: shutdown is the ingress's decision
     worker.unref();
     worker.on('message', (reply: Reply) => {

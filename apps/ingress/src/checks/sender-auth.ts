@@ -1,4 +1,4 @@
-import type { CheckResult } from '@mtaq/envelope';
+import { readHeaderFields, type CheckResult } from '@mtaq/envelope';
 import { arc as verifyArc, dkimVerify, dmarc as verifyDmarc, spf as verifySpf, type ARCData, type ARCResult, type DKIMResult, type DKIMVerifyResult, type DNSResolver, type SPFResult } from 'mailauth';
 
 export type SenderCheck = 'spf' | 'dkim' | 'dmarc' | 'arc';
@@ -51,17 +51,23 @@ export async function authenticateSender(
   ]);
   const arcData = (dkim as { arc?: ARCData } | undefined)?.arc;
   const arc = checks.has('arc') && arcData ? await verifyArc(arcData, { resolver }) : undefined;
-  const dmarc = checks.has('dmarc') && dkim ? await dmarcOf(dkim, spf, arc, resolver) : undefined;
+  const dmarc = checks.has('dmarc') && dkim ? await dmarcOf(dkim, spf, arc, resolver, undecided(spf, dkim)) : undefined;
 
   const entries: CheckResult[] = [];
   if (checks.has('spf') && spf) entries.push(spfEntry(spf, facts));
-  if (checks.has('dkim') && dkim) entries.push(...dkim.results.map(dkimEntry));
+  if (checks.has('dkim') && dkim) {
+    const identities = signingIdentities(message);
+    entries.push(...dkim.results.map((result) => dkimEntry(result, identities)));
+  }
   if (checks.has('arc')) entries.push(arcEntry(arc, expired()));
   if (checks.has('dmarc') && dkim) entries.push(dmarc?.entry ?? { dmarc: 'none' });
   return { entries, dmarc: dmarc?.verdict };
 }
 
-/** RFC 7208 §2.3: an address literal as HELO is no domain to check; mailauth brackets IPs itself. */
+/**
+ * RFC 7208 §2.3: an address literal as HELO names no domain. Passed bare, mailauth finds no valid
+ * domain in it and says `none` for a null sender, which is the right verdict.
+ */
 function spfHelo(helo: string): string | undefined {
   const bare = helo.replace(/^\[(?:IPv6:)?|\]$/gi, '');
   return bare === '' ? undefined : bare;
@@ -75,7 +81,7 @@ function spfEntry(spf: SPFResult, facts: SessionFacts): CheckResult {
   return entry;
 }
 
-function dkimEntry(result: DKIMResult): CheckResult {
+function dkimEntry(result: DKIMResult, identities: ReadonlyMap<string, string>): CheckResult {
   const status = result.status;
   if (!result.signingDomain) return { dkim: 'none' };
   // mailauth says neutral for a body hash mismatch; RFC 6376 §6.3 makes a signature whose body
@@ -87,7 +93,10 @@ function dkimEntry(result: DKIMResult): CheckResult {
     ...(result.selector ? { selector: result.selector } : {}),
   };
   const header = (status.header ?? {}) as Record<string, unknown>;
-  if (typeof header['i'] === 'string') entry['header.i'] = header['i'];
+  // mailauth reports `@d` here whatever the signature says: the i= tag is read from the field itself
+  const signature = (result as { signature?: string }).signature;
+  const identity = signature !== undefined ? identities.get(signature.replace(/\s+/g, '')) : undefined;
+  entry['header.i'] = identity ?? `@${result.signingDomain}`;
   if (typeof header['b'] === 'string') entry['header.b'] = header['b'];
   if (status.result !== 'pass' && status.comment) entry['reason'] = status.comment;
   return entry;
@@ -95,8 +104,9 @@ function dkimEntry(result: DKIMResult): CheckResult {
 
 function arcEntry(arc: ARCResult | undefined, expired: boolean): CheckResult {
   if (!arc) return { arc: 'none' };
-  // mailauth calls every ARC failure permanent, a lookup cut short by our budget included
-  const result = arc.status.result === 'fail' && expired ? 'temperror' : arc.status.result;
+  // mailauth calls every ARC failure permanent; one without a reason after our budget ran out is a
+  // key lookup that was cut short (the chain's own faults and missing keys come with a reason)
+  const result = arc.status.result === 'fail' && expired && !arc.status.comment ? 'temperror' : arc.status.result;
   const entry: CheckResult = { arc: result };
   if (arc.i) entry['instance'] = arc.i;
   if (result !== 'pass' && arc.status.comment) entry['reason'] = arc.status.comment;
@@ -108,6 +118,7 @@ async function dmarcOf(
   spf: SPFResult | undefined,
   arc: ARCResult | undefined,
   resolver: DNSResolver,
+  undecidedInput: boolean,
 ): Promise<{ entry: CheckResult; verdict: DmarcVerdict | undefined }> {
   const from = dkim.headerFrom ?? [];
   // RFC 7489 §6.6.1: no single author domain, no DMARC evaluation
@@ -125,10 +136,39 @@ async function dmarcOf(
   });
   if (!result) return { entry: { dmarc: 'none' }, verdict: undefined };
   const policy = result.policy || undefined;
-  const entry: CheckResult = { dmarc: result.status.result, 'header.from': domain };
+  // no aligned pass, but SPF or a DKIM signature could not be checked: that is no verdict (the
+  // missing pass may be our DNS trouble), and must never refuse mail as a fail would
+  const outcome = result.status.result === 'fail' && undecidedInput ? 'temperror' : result.status.result;
+  const entry: CheckResult = { dmarc: outcome, 'header.from': domain };
   if (policy) entry['policy'] = policy;
-  if (result.error) entry['reason'] = result.error;
-  return { entry, verdict: { result: result.status.result, domain, policy, pct: typeof result.pct === 'number' ? result.pct : undefined } };
+  if (outcome !== result.status.result) entry['reason'] = 'no aligned pass, and SPF or DKIM could not be checked';
+  else if (result.error) entry['reason'] = result.error;
+  return { entry, verdict: { result: outcome, domain, policy, pct: typeof result.pct === 'number' ? result.pct : undefined } };
+}
+
+/** SPF or any DKIM signature ended in temperror: DMARC's inputs are incomplete. */
+function undecided(spf: SPFResult | undefined, dkim: DKIMVerifyResult): boolean {
+  return spf?.status.result === 'temperror' || dkim.results.some((r) => r.status.result === 'temperror');
+}
+
+/**
+ * Each DKIM-Signature's b= (whitespace removed) → its i= tag, or `@d` when it has none (RFC 6376
+ * §3.5: the default AUID). Unparseable fields are skipped; mailauth has judged them already.
+ */
+function signingIdentities(message: Buffer): Map<string, string> {
+  const identities = new Map<string, string>();
+  for (const field of readHeaderFields(message)) {
+    if (field.name !== 'dkim-signature') continue;
+    const tags = new Map<string, string>();
+    for (const part of field.value.split(';')) {
+      const at = part.indexOf('=');
+      if (at > 0) tags.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).replace(/\s+/g, ''));
+    }
+    const b = tags.get('b');
+    const d = tags.get('d');
+    if (b && d) identities.set(b, tags.get('i') || `@${d}`);
+  }
+  return identities;
 }
 
 function isError(result: string): boolean {

@@ -78,6 +78,7 @@ export class MessageIntake {
     const [outcome, report] = await Promise.all([
       this.#checks?.run({
         message: raw,
+        stored: prepared.body,
         trace: prepared.received,
         authenticated,
         session: {
