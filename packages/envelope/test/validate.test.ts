@@ -172,3 +172,11 @@ test('CR, LF and other control characters in recipient or envelope make the docu
   }
   assert.equal(parseOutgoing({ recipient: 'ok@b.test', envelope: '', mime: 'x' }).envelope, '');
 });
+
+test('message-id is typed on every document; a union names what it wanted', () => {
+  assert.equal(parseOutgoing(outgoing({ 'message-id': 'k3x9q2ab.0' }))['message-id'], 'k3x9q2ab.0');
+  rejects(() => parseOutgoing(outgoing({ 'message-id': 7 })), 'message-id', /string/);
+  rejects(() => parseOutgoing(outgoing({ queues: { failure: 7 } })), 'queues.failure', /expected a string or null/);
+  rejects(() => parseOutgoing(outgoing({ headers: { remove: 5 } })), 'headers.remove', /expected a string or an array/);
+  rejects(() => parseOutgoing(outgoing({ dkim: { domain: 'x', selector: 's', key: 'k', expire: '2024-02-30 00:00:00' } })), 'dkim.expire', /YYYY-MM-DD/);
+});
