@@ -217,7 +217,7 @@ function relay(hostname: string, port: number, username: string, password: strin
   return username === '' ? { hostname: name, port } : { hostname: name, port, auth: { user: username, pass: password } };
 }
 
-/** The JSON `smarthost` (§4, wins over config); parseOutgoing has vetted it, but a string port may remain. */
+/** The JSON `smarthost` (§4, wins over config); parseOutgoing made its port a number, but callers that skip it may pass a string. */
 function messageRelay(message: OutgoingMessage): Relay | undefined {
   const value: unknown = message.smarthost;
   if (typeof value !== 'object' || value === null) return undefined;
