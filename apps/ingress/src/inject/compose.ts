@@ -16,7 +16,7 @@ import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
 import { MimeJson } from '../message/json-bytes.js';
 import { publishDocuments } from '../message/publish.js';
-import { detectReport } from '../message/report-kind.js';
+import { detectReport } from '../message/reports/index.js';
 import { AddressPatterns } from '../policy/address-patterns.js';
 
 /** A message that cannot be injected as it is: retrying will not help (spool: fail directory; CLI: exit 65). */

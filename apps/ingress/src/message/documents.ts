@@ -5,7 +5,7 @@ import type { Logger } from '@mtaq/log';
 import type { SMTPServerSession } from 'smtp-server';
 import { withoutForgedResults } from '../checks/authentication-results.js';
 import { MimeJson } from './json-bytes.js';
-import type { ReportSummary } from './report-kind.js';
+import type { ReportSummary } from './reports/index.js';
 import { mappedSourceIps } from './source-ip.js';
 
 export interface ComposeOptions {

@@ -8,7 +8,7 @@ import { authenticationResults } from '../checks/authentication-results.js';
 import type { InboundChecks } from '../checks/inbound-checks.js';
 import { checkRefusal } from '../checks/reject-policy.js';
 import { composeDocuments, prepareMessage, type CheckAnnotations, type ComposedMessage } from './documents.js';
-import { detectReport, type ReportSummary } from './report-kind.js';
+import { detectReport, type ReportSummary } from './reports/index.js';
 import { publishDocuments, type PublishOptions } from './publish.js';
 import type { TransactionGate } from './transactions.js';
 

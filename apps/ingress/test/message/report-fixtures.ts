@@ -101,6 +101,38 @@ export function postfixDsn(): Buffer {
   ]);
 }
 
+/**
+ * The Postfix bounce with the whole message returned (RET=FULL) in place of its headers: a
+ * message/rfc822 part with a text body of about `size` bytes.
+ */
+export function postfixDsnFull(size: number): Buffer {
+  const body = postfixReportBody();
+  const headersAt = body.indexOf('Content-Description: Undelivered Message Headers') - 1;
+  const line = 'Quarterly numbers, line after line of them, as the original message had them.';
+  const text = Buffer.alloc(size, line + '\r\n').toString('latin1');
+  return Buffer.concat([
+    postfixDsn().subarray(0, postfixDsn().indexOf('This is a MIME-encapsulated message.')),
+    crlf([
+      'This is a MIME-encapsulated message.',
+      '',
+      ...body.slice(0, headersAt),
+      `--${POSTFIX_BOUNDARY}`,
+      'Content-Description: Undelivered Message',
+      'Content-Type: message/rfc822',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      'From: Alice <alice@example.org>',
+      'To: bob@example.com, carol@example.com',
+      'Subject: Quarterly numbers',
+      'Message-ID: <q4-numbers@example.org>',
+      '',
+      text,
+      `--${POSTFIX_BOUNDARY}--`,
+      '',
+    ]),
+  ]);
+}
+
 /** The same bounce forwarded as one part of a multipart/mixed, as some forwarders send it. */
 export function nestedDsn(): Buffer {
   return crlf([
@@ -340,6 +372,29 @@ export function withAttachment(type: string, filename: string, data: Uint8Array,
     '',
     base64Lines(data),
     '--000000000000a1b2c3--',
+    '',
+  ]);
+}
+
+/** Several attachments in one multipart/mixed, as in withAttachment. */
+export function withAttachments(attachments: Array<{ type: string; filename: string; data: Uint8Array }>, subject = 'Reports'): Buffer {
+  const boundary = '000000000000d4e5f6';
+  return crlf([
+    'From: reports@example.net',
+    'To: dmarc@ours.test',
+    `Subject: ${subject}`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    '',
+    ...attachments.flatMap(({ type, filename, data }) => [
+      `--${boundary}`,
+      `Content-Type: ${type}; name="${filename}"`,
+      `Content-Disposition: attachment; filename="${filename}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      base64Lines(data),
+    ]),
+    `--${boundary}--`,
     '',
   ]);
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { zipSync } from 'fflate';
-import { detectReport } from '../../src/message/report-kind.js';
+import { detectReport } from '../../src/message/reports/index.js';
 import {
   arf,
   base64Lines,
@@ -16,10 +17,13 @@ import {
   nestedDsn,
   plainText,
   postfixDsn,
+  postfixDsnFull,
   tlsrpt,
   withAttachment,
+  withAttachments,
   withPdf,
 } from './report-fixtures.js';
+import { multipartBodies } from '../../src/message/reports/structure.js';
 
 const POSTFIX_RECIPIENTS = [
   { recipient: 'bob@example.com', action: 'failed', status: '5.1.1' },
@@ -128,4 +132,117 @@ test('garbage is no report and never throws', async () => {
     Buffer.from('Content-Type: application/tlsrpt+json\r\n\r\n{"organization-name": '),
   ];
   for (const message of cases) assert.equal(await detectReport(message), undefined, message.subarray(0, 80).toString('latin1'));
+});
+
+/** What detectReport gives, how long it took, and the longest the event loop was blocked meanwhile. */
+async function timed(message: Buffer, options?: Parameters<typeof detectReport>[1]) {
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  const started = process.hrtime.bigint();
+  const result = await detectReport(message, options);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  histogram.disable();
+  return { result, ms, blockedMs: histogram.max / 1e6 };
+}
+
+/** A `<feedback>` document padded with `padding` bytes of blanks before its end. */
+function paddedDmarc(padding: number): Buffer {
+  return Buffer.concat([Buffer.from(DMARC_XML.replace('</feedback>', '')), Buffer.alloc(padding, ' \n'), Buffer.from('</feedback>\n')]);
+}
+
+test('a message above maxParseBytes is not parsed: a multipart/report is its report-type without the summary', async () => {
+  const big = postfixDsnFull(6 * 1024 * 1024);
+  assert.ok(big.length > 6 * 1024 * 1024);
+  const { result, ms } = await timed(big);
+  assert.deepEqual(result, { type: 'dsn', recipients: [] });
+  assert.ok(ms < 500, `took ${ms} ms`);
+  // under the limit the returned message does not matter
+  assert.deepEqual(await detectReport(postfixDsnFull(100 * 1024)), { type: 'dsn', recipients: POSTFIX_RECIPIENTS });
+  assert.deepEqual(await detectReport(postfixDsn(), { maxParseBytes: 1000 }), { type: 'dsn', recipients: [] });
+  assert.deepEqual(await detectReport(mdn(), { maxParseBytes: 1000 }), { type: 'mdn' });
+  assert.deepEqual(await detectReport(arf(), { maxParseBytes: 1000 }), { type: 'arf' });
+  assert.deepEqual(await detectReport(tlsrpt(), { maxParseBytes: 1000 }), { type: 'tlsrpt' });
+  // a DMARC attachment in a message too large to parse is no report
+  assert.equal(await detectReport(dmarcZip(), { maxParseBytes: 1000 }), undefined);
+  const zip = zipSync({ 'report.xml': Buffer.from(DMARC_XML) });
+  const withBigPdf = withAttachments([
+    { type: 'application/pdf', filename: 'big.pdf', data: randomBytes(4 * 1024 * 1024) },
+    { type: 'application/zip', filename: 'report.zip', data: zip },
+  ]);
+  const bigDmarc = await timed(withBigPdf);
+  assert.equal(bigDmarc.result, undefined);
+  assert.ok(bigDmarc.ms < 500, `took ${bigDmarc.ms} ms`);
+});
+
+test('a gzip of 10 MB of < and blanks is no report, without blocking the event loop', async () => {
+  const gz = gzipSync(Buffer.alloc(10 * 1024 * 1024, '<  \n<\t'), { level: 9 });
+  const { result, ms, blockedMs } = await timed(withAttachment('application/gzip', 'report.xml.gz', gz));
+  assert.equal(result, undefined);
+  assert.ok(blockedMs < 1000 && ms < 1000, `took ${ms} ms, blocked ${blockedMs} ms`);
+});
+
+test('a 9 MB DMARC report is expanded asynchronously: the event loop is never blocked for long', async () => {
+  const gz = gzipSync(paddedDmarc(9 * 1024 * 1024), { level: 9 });
+  const { result, ms, blockedMs } = await timed(withAttachment('application/gzip', 'report.xml.gz', gz));
+  assert.deepEqual(result, DMARC_SUMMARY);
+  assert.ok(blockedMs < 1000, `took ${ms} ms, blocked ${blockedMs} ms`);
+});
+
+test('maxBytes caps what all the attachments of a message expand to together', async () => {
+  const filler = gzipSync(`{"filler":"${' '.repeat(40_000)}"}`);
+  const attachments = [1, 2, 3].map((n) => ({ type: 'application/gzip', filename: `filler${n}.json.gz`, data: filler }));
+  const message = withAttachments([...attachments, { type: 'application/gzip', filename: 'report.xml.gz', data: gzipSync(paddedDmarc(40_000)) }]);
+  // each fits in 150 KB, all four do not
+  assert.equal(await detectReport(message, { maxBytes: 150_000 }), undefined);
+  assert.deepEqual(await detectReport(message, { maxBytes: 200_000 }), DMARC_SUMMARY);
+  // a bomb uses the budget up even though it is no report: nothing after it is expanded
+  const bomb = gzipSync(paddedDmarc(64 * 1024 * 1024), { level: 9 });
+  const afterBomb = withAttachments([
+    { type: 'application/gzip', filename: 'bomb.xml.gz', data: bomb },
+    { type: 'application/gzip', filename: 'report.xml.gz', data: gzipSync(DMARC_XML) },
+  ]);
+  const { result, ms } = await timed(afterBomb);
+  assert.equal(result, undefined);
+  assert.ok(ms < 1000, `took ${ms} ms`);
+  assert.deepEqual(await detectReport(afterBomb, { maxBytes: 100 * 1024 * 1024 }), DMARC_SUMMARY);
+});
+
+test('a message that takes longer than timeoutMs is no report, and the call settles at once', async () => {
+  const gz = gzipSync(paddedDmarc(64 * 1024 * 1024), { level: 9 });
+  const message = withAttachment('application/gzip', 'report.xml.gz', gz);
+  const { result, ms } = await timed(message, { maxBytes: 1024 * 1024 * 1024, timeoutMs: 20 });
+  assert.equal(result, undefined);
+  assert.ok(ms < 300, `took ${ms} ms`);
+});
+
+test('a delimiter line is --boundary then blanks and the line end: --abc is not a prefix of --abcd', () => {
+  const body = Buffer.from(
+    ['preamble', '--abc', 'one', '--abcd', 'still one', '--abc\t ', 'two', '--abc-x', 'still two', '--abc--', 'epilogue'].join('\r\n'),
+  );
+  assert.deepEqual(
+    [...multipartBodies(body, 'abc')].map((b) => b.toString()),
+    ['one\r\n--abcd\r\nstill one\r\n', 'two\r\n--abc-x\r\nstill two\r\n'],
+  );
+  // LF line ends, and a delimiter at the very end (truncated message)
+  assert.deepEqual([...multipartBodies(Buffer.from('--b\nx\n--b'), 'b')].map(String), ['x\n']);
+});
+
+test('a part that merely starts like a delimiter (--abcd in a part of --abc) is not a part of its own', async () => {
+  const message = Buffer.from(
+    [
+      'Content-Type: multipart/mixed; boundary="abc"',
+      '',
+      '--abc',
+      'Content-Type: text/plain',
+      '',
+      'A line that looks like a longer delimiter:',
+      '--abcd',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="x"',
+      '',
+      '--x--',
+      '--abc--',
+      '',
+    ].join('\r\n'),
+  );
+  assert.equal(await detectReport(message), undefined);
 });
