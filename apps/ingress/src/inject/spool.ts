@@ -152,7 +152,7 @@ export class SpoolWatcher {
   /** Claims `name` by rename, injects it, and removes, moves or gives it back. */
   async #inject(name: string): Promise<void> {
     const original = join(this.#dir, name);
-    const claimed = join(this.#dir, `${CLAIM}.${this.#host}.${process.pid}.${randomBytes(4).toString('hex')}.${name}`);
+    const claimed = this.#claimName(name);
     try {
       await rename(original, claimed);
     } catch (err) {
@@ -199,7 +199,11 @@ export class SpoolWatcher {
     try {
       const target = await freeName(this.#failDir, name);
       await move(claimed, target);
-      await writeFile(`${target}.reason`, `${reason}\n`);
+      // the reason appears whole (written aside, renamed in), for whoever watches that directory
+      const reasonFile = `${target}.reason`;
+      const temp = join(this.#failDir, `.${randomBytes(4).toString('hex')}.reason`);
+      await writeFile(temp, `${reason}\n`);
+      await rename(temp, reasonFile);
       log.error({ reason, moved: target }, 'spool file not injected, moved to spool-fail-directory');
     } catch (err) {
       log.error({ reason, err: (err as Error).message, claimed }, 'spool file not injected and could not be moved to spool-fail-directory');
@@ -221,13 +225,24 @@ export class SpoolWatcher {
     }
   }
 
+  #claimName(name: string): string {
+    return join(this.#dir, `${CLAIM}.${this.#host}.${process.pid}.${randomBytes(4).toString('hex')}.${name}`);
+  }
+
   /** A claim of a process of this host that no longer runs is given back for another try. */
   async #recoverClaim(claimName: string): Promise<void> {
     const [, , host, pid, , ...rest] = claimName.split('.');
     const name = rest.join('.');
     if (host !== this.#host || !pid || !name || Number(pid) === process.pid || isAlive(Number(pid))) return;
+    // other watchers may find the same stale claim: it is claimed again by rename, so one gives it back
+    const ours = this.#claimName(name);
+    try {
+      await rename(join(this.#dir, claimName), ours);
+    } catch {
+      return;
+    }
     this.#log.warn({ file: name, pid: Number(pid) }, 'spool file claimed by a process that is gone: given back');
-    await this.#giveBack(join(this.#dir, claimName), name, this.#log);
+    await this.#giveBack(ours, name, this.#log);
   }
 }
 
