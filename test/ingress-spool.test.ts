@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AMQP_URL, TestBroker, uniqueName } from './helpers/amqp.js';
 import { freePort } from './helpers/ports.js';
 import { startMtaq, type MtaqProcess } from './helpers/process.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +42,7 @@ describe('ingress → spool directory', () => {
   let broker: TestBroker;
   const processes: MtaqProcess[] = [];
 
-  async function startIngress(extra: string[] = [], dir = spool): Promise<MtaqProcess> {
+  async function startIngress(extra: string[] = [], dir = spool, address = AMQP_URL): Promise<MtaqProcess> {
     const config = join(root, `mtaq-${processes.length}.conf`);
     writeFileSync(
       config,
@@ -49,7 +52,7 @@ describe('ingress → spool directory', () => {
         'smtp-hostname: mx.ours.test',
         'smtp-local-addresses: @ours.test',
         'redis-address:',
-        `rabbitmq-address: ${AMQP_URL}`,
+        `rabbitmq-address: ${address}`,
         `rabbitmq-inbox: ${inbox}`,
         `rabbitmq-local: ${local}`,
         `spool-directory: ${dir}`,
@@ -148,9 +151,22 @@ describe('ingress → spool directory', () => {
     assert.match(readFileSync(join(failed, 'invalid.json.reason'), 'utf8'), /recipient/);
     assert.equal(readFileSync(join(failed, 'broken.json'), 'utf8'), '{"recipient": ', 'moved as it was');
     assert.deepEqual(leftovers(), []);
-    const logged = processes.flatMap((p) => p.logs).filter((l) => l['msg'] === 'spool file not injected, moved to spool-fail-directory');
+    const failures = (): Array<Record<string, unknown>> => processes.flatMap((p) => p.logs).filter((l) => l['msg'] === 'spool file not injected, moved to spool-fail-directory');
+    await until(() => failures().length >= 3);
+    const logged = failures();
     assert.deepEqual(logged.map((l) => l['file']).sort(), ['broken.json', 'invalid.json', 'norcpt.eml']);
     assert.equal(await broker.count(inbox), 0);
+  });
+
+  test('a claim left by a process of this host that is gone is given back and injected', async () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const pid = Number(gone.stdout.toString());
+    const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+    drop(spool, `.mtaq-claim.${host}.${pid}.deadbeef.orphan.eml`, mime(['From: a@x.com', 'To: orphan@y.org']));
+    const [doc] = await broker.takeJson(inbox, 1, 5000);
+    assert.equal(doc?.['recipient'], 'orphan@y.org');
+    assert.equal((doc?.['spool'] as { file: string }).file, 'orphan.eml');
+    await until(() => leftovers().length === 0);
   });
 
   test('spool-delay leaves a file alone until it is that old; spool-remove false moves it to injected/', async () => {
@@ -164,5 +180,34 @@ describe('ingress → spool directory', () => {
     assert.equal(doc?.['recipient'], 'late@y.org');
     await until(() => existsSync(join(slow, 'injected', 'late.eml')));
     assert.deepEqual(leftovers(slow), []);
+  });
+
+  test('broker trouble: files wait while it is gone; an unconfirmed publish gives the file back; each injected once when it is back', async () => {
+    const proxy = new TcpProxy(new URL(AMQP_URL).port ? Number(new URL(AMQP_URL).port) : 5672);
+    const port = await proxy.start();
+    const dir = join(root, 'trouble');
+    const url = new URL(AMQP_URL);
+    url.host = `127.0.0.1:${port}`;
+    const mtaq = await startIngress(['rabbitmq-reconnect-delay: 0.2', 'rabbitmq-publish-timeout: 0.5'], dir, url.href);
+    try {
+      // a broker that stops answering: the publish is not confirmed, the file is given back
+      proxy.freeze();
+      drop(dir, 'stalled.eml', mime(['From: a@x.com', 'To: stalled@y.org']));
+      await until(() => mtaq.logs.some((l) => l['msg'] === 'spool file not injected, tried again later'), 5000);
+      assert.ok(existsSync(join(dir, 'stalled.eml')), 'back under its name');
+      // a broker that is gone: nothing is claimed meanwhile
+      await proxy.cut();
+      drop(dir, 'waiting.eml', mime(['From: a@x.com', 'To: waiting@y.org']));
+      await sleep(700);
+      assert.deepEqual(leftovers(dir).sort(), ['stalled.eml', 'waiting.eml']);
+      await proxy.restore();
+      const docs = await broker.takeJson(inbox, 2, 10_000);
+      assert.deepEqual(docs.map((d) => d['recipient']).sort(), ['stalled@y.org', 'waiting@y.org']);
+      await until(() => leftovers(dir).length === 0);
+      await sleep(300);
+      assert.equal(await broker.count(inbox), 0, 'each once');
+    } finally {
+      await proxy.cut();
+    }
   });
 });
