@@ -298,7 +298,7 @@ describe('delivery: outbox → upstream', () => {
     broker.channel.sendToQueue(q.outbox, gzipSync(JSON.stringify(document)), { contentEncoding: 'gzip', persistent: true });
     await upstream.waitFor(1);
     const received = upstream.received[0]!.mime;
-    assert.match(received, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.com;/m);
+    assert.match(received, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=example\.com;/m); // MailerQ default (reference §4)
     assert.match(received, /s=s1;/);
     assert.equal((await broker.takeJson(q.success, 1)).length, 1);
   });

@@ -1,24 +1,58 @@
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buffer } from 'node:stream/consumers';
-import DKIM from 'nodemailer/lib/dkim';
+import { createRequire } from 'node:module';
+import { dkimSign, sealMessage, type ARCSealOptions, type DKIMSignOptions } from 'mailauth';
 import type { Config } from '@mtaq/config';
 import type { DkimKey, OutgoingMessage } from '@mtaq/envelope';
+import type { Logger } from '@mtaq/log';
+
+/** MailerQ's default (reference §4), for the message's keys and the `dkim-*` config key alike. */
+export const DEFAULT_CANONICALIZATION = 'relaxed/simple';
+
+/** mailauth's own default list of signed header fields (From, Subject, Date, To, …), lower case. */
+export const DEFAULT_SIGNED_HEADERS: readonly string[] = (
+  createRequire(import.meta.url)('mailauth/lib/tools.js') as { defaultDKIMFieldNames: string }
+).defaultDKIMFieldNames
+  .split(':')
+  .map((h) => h.trim().toLowerCase())
+  .filter(Boolean);
+
+/** Warnings already given, keyed by message + key + issue, so a mailing does not warn per recipient. */
+const WARNED_MAX = 10_000;
+
+export interface DkimSignerOptions {
+  /** The `dkim-domain`/`-selector`/`-key` key, signing every message. */
+  readonly configKey?: DkimKey;
+  /** Our name: the authserv-id of the ARC-Authentication-Results we write (`smtp-hostname`). */
+  readonly hostname: string;
+  readonly logger?: Logger;
+}
 
 /**
- * DKIM signing with nodemailer's signer: the keys a message carries (`dkim`, §4) plus the one from
- * config (`dkim-domain`, `dkim-selector`, `dkim-key`). Expired keys (`expire` in the past) are skipped.
+ * DKIM signing with mailauth, and ARC sealing, with the keys a message carries (`dkim`, §4) plus the
+ * one from config. Per key: `canonicalization` (default relaxed/simple), the signed fields are
+ * mailauth's default list plus the key's `headers`, the algorithm follows the key type (rsa-sha256 or
+ * ed25519-sha256), `protocols` (default `["dkim"]`) says whether it signs, seals, or both. Keys whose
+ * `expire` is past are skipped. Not possible with mailauth, and logged (once per message and key):
+ * `report: true` (the r=y tag of RFC 6651), ARC with a non-RSA key, a second ARC key, and sealing
+ * over an ARC chain we did not verify (no `arc=` verdict of ours in the message).
  */
 export class DkimSigner {
   readonly #configKey: DkimKey | undefined;
+  readonly #hostname: string;
+  readonly #log: Logger | undefined;
+  readonly #warned = new Set<string>();
 
-  private constructor(configKey: DkimKey | undefined) {
-    this.#configKey = configKey;
+  constructor(options: DkimSignerOptions) {
+    this.#configKey = options.configKey;
+    this.#hostname = options.hostname;
+    this.#log = options.logger;
   }
 
-  static fromConfig(config: Config): DkimSigner {
+  static fromConfig(config: Config, logger?: Logger): DkimSigner {
     const domain = config['dkim-domain'];
-    if (!domain) return new DkimSigner(undefined);
-    return new DkimSigner({ domain, selector: config['dkim-selector'], key: readFileSync(config['dkim-key'], 'utf8') });
+    const configKey = domain ? { domain, selector: config['dkim-selector'], key: readFileSync(config['dkim-key'], 'utf8') } : undefined;
+    return new DkimSigner({ ...(configKey ? { configKey } : {}), hostname: config['smtp-hostname'], ...(logger ? { logger } : {}) });
   }
 
   async sign(message: OutgoingMessage, mime: Buffer): Promise<Buffer> {
@@ -28,9 +62,92 @@ export class DkimSigner {
       (k) => !k.expire || Date.parse(`${k.expire.replace(' ', 'T')}Z`) > now,
     );
     if (keys.length === 0) return mime;
-    const signer = new DKIM({
-      keys: keys.map((k) => ({ domainName: k.domain, keySelector: k.selector, privateKey: k.key })),
-    });
-    return buffer(signer.sign(mime));
+    const fields = headerFields(mime);
+    const id = fields.find((f) => f.name === 'message-id')?.value.trim() ?? message['message-id'] ?? '';
+    const warn = (k: DkimKey, issue: string): void => this.#warn(id, k, issue);
+
+    const signatures: Buffer[] = [];
+    for (const k of keys) {
+      if (k.report) warn(k, 'report: true (r=y, RFC 6651) is not supported by the signer (mailauth): the signature has no r= tag');
+      if (!(k.protocols ?? ['dkim']).includes('dkim')) continue;
+      const algorithm = algorithmOf(k);
+      if (!algorithm) {
+        warn(k, 'the key is no RSA or Ed25519 private key in PEM: not signed with it');
+        continue;
+      }
+      const extra = (k.headers ?? []).map((h) => h.trim().toLowerCase()).filter((h) => h && !DEFAULT_SIGNED_HEADERS.includes(h));
+      // mailauth signs the signatureData entries only (index.d.ts wants the top-level key fields too)
+      const { signatures: lines, errors } = await dkimSign(mime, {
+        canonicalization: k.canonicalization ?? DEFAULT_CANONICALIZATION,
+        // mailauth reads headerList as a colon-separated string (an array would fall back to its default)
+        headerList: [...DEFAULT_SIGNED_HEADERS, ...new Set(extra)].join(':') as unknown as string[],
+        signatureData: [{ signingDomain: k.domain, selector: k.selector, privateKey: k.key, algorithm }],
+      } as Omit<DKIMSignOptions, 'signingDomain' | 'selector' | 'privateKey'> as DKIMSignOptions);
+      for (const e of errors ?? []) warn(k, `not signed: ${(e as { err?: Error }).err?.message ?? String(e)}`);
+      if (lines.trim()) signatures.push(Buffer.from(lines));
+    }
+    const signed = Buffer.concat([...signatures, mime]);
+
+    const arcKeys = keys.filter((k) => k.protocols?.includes('arc'));
+    if (arcKeys.length === 0) return signed;
+    for (const k of arcKeys.slice(1)) warn(k, 'only one ARC set is added per message: this key does not seal');
+    const k = arcKeys[0]!;
+    if (algorithmOf(k) !== 'rsa-sha256') {
+      warn(k, 'ARC sealing needs an RSA key (mailauth signs ARC with rsa-sha256 only): not sealed');
+      return signed;
+    }
+    // our own verdicts, if the message carries them (ingress smtp-auth-results)
+    const ours = fields.find((f) => f.name === 'authentication-results' && authservId(f.value) === this.#hostname.toLowerCase().replace(/\.$/, ''));
+    const chain = fields.some((f) => f.name === 'arc-seal');
+    const verdict = ours && /(?:^|;)\s*arc\s*=\s*(\w+)/i.exec(ours.value)?.[1]?.toLowerCase();
+    const cv = !chain ? 'none' : verdict === 'pass' || verdict === 'fail' ? verdict : undefined;
+    if (!cv) {
+      warn(k, 'the message carries an ARC chain we did not verify (no arc= verdict of ours): not sealed');
+      return signed;
+    }
+    const seal = await sealMessage(signed, {
+      signingDomain: k.domain,
+      selector: k.selector,
+      privateKey: k.key,
+      algorithm: 'rsa-sha256',
+      cv,
+      authResults: ours ? ours.value.trim() : `${this.#hostname}; none`,
+    } as ARCSealOptions);
+    return Buffer.concat([seal, signed]);
   }
+
+  #warn(messageId: string, k: DkimKey, issue: string): void {
+    const key = `${messageId}\0${k.domain}\0${k.selector}\0${issue}`;
+    if (this.#warned.has(key)) return;
+    if (this.#warned.size >= WARNED_MAX) this.#warned.clear();
+    this.#warned.add(key);
+    this.#log?.warn({ 'message-id': messageId || undefined, domain: k.domain, selector: k.selector }, `dkim: ${issue}`);
+  }
+}
+
+function algorithmOf(k: DkimKey): 'rsa-sha256' | 'ed25519-sha256' | undefined {
+  try {
+    const type = createPrivateKey(k.key).asymmetricKeyType;
+    return type === 'rsa' ? 'rsa-sha256' : type === 'ed25519' ? 'ed25519-sha256' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The header block's fields, names lower case, values unfolded. */
+function headerFields(mime: Buffer): Array<{ name: string; value: string }> {
+  const text = mime.toString('latin1');
+  const end = /\r?\n\r?\n/.exec(text);
+  const head = end ? text.slice(0, end.index) : text;
+  const fields: Array<{ name: string; value: string }> = [];
+  for (const line of head.replace(/\r?\n(?=[ \t])/g, '').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) });
+  }
+  return fields;
+}
+
+/** The authserv-id of an Authentication-Results value: its first token, comments dropped. */
+function authservId(value: string): string {
+  return value.replace(/\([^()]*\)/g, ' ').trim().split(/[\s;]+/)[0]!.toLowerCase().replace(/\.$/, '');
 }

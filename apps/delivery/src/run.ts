@@ -71,7 +71,7 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     pool,
     budgets,
     claims,
-    dkim: DkimSigner.fromConfig(config),
+    dkim: DkimSigner.fromConfig(config, logger),
   });
   const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) =>
     delivery.handle(m, context),
