@@ -206,6 +206,20 @@ describe('mtaq worker and the consumer examples', () => {
     assert.deepEqual(mtaq.logs.find((l) => l['msg'] === 'worker stopped')?.['failed'], 1);
   });
 
+  test('a script output that is no valid message fails the input with the reason; nothing reaches the outbox', async () => {
+    const input = queue('badout-in');
+    const output = queue('badout-out');
+    const file = script(`export default async (message) => ({ ...message, recipient: 'bob@x.test\\r\\nRCPT TO:<evil@x.test>', tags: 'not-a-list' });`);
+    const mtaq = await worker(file, input, output);
+    await broker.publishJson(input, { 'message-id': 'abc22345', recipient: 'bob@x.test', mime: MIME('bob@x.test') });
+    const [failed] = await broker.takeJson(`${input}.failed`, 1, 10_000);
+    assert.ok(failed, 'the input reached the failure queue');
+    assert.equal(failed['recipient'], 'bob@x.test', 'as it came in');
+    assert.match(String((failed['results'] as Doc[]).at(-1)!['description']), /^script output 0 is not a valid message: /);
+    assert.equal(await broker.count(output), 0);
+    assert.equal(await mtaq.stop(), 0);
+  });
+
   test('transient errors are retried worker-retries times through a delay queue, then failed', async () => {
     const input = queue('retry-in');
     const output = queue('retry-out');

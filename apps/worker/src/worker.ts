@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { QueueDeclarer } from '@mtaq/queue';
-import { connect, delayQueueFor, resultEntry, withResult, type Client, type ConsumeContext, type Document, type Subscription } from '@mtaq/sdk';
+import { connect, delayQueueFor, parseOutgoing, resultEntry, withResult, type Client, type ConsumeContext, type Document, type Subscription } from '@mtaq/sdk';
 
 /** AMQP header counting the transient failures a message has had in this worker. */
 export const RETRY_HEADER = 'x-mtaq-worker-retries';
@@ -176,10 +176,18 @@ export async function startWorker(config: Config, logger: Logger, script: Script
       await fail(document, context, id, `script returned ${describe(outputs[bad])} where a message object (or null) was expected`);
       return 'ack';
     }
-    const sends = outputs.map((output, index) => {
-      const outputId = `${id}.${index}`;
-      return context.publish(queues.output, { ...(output as Document), 'message-id': outputId }, { messageId: outputId });
-    });
+    // what leaves must be a message delivery (or the next worker) can use: a script's mistake is
+    // caught here, with its reason, not later as process/invalid far from the script that made it
+    const documents = outputs.map((output, index) => ({ ...(output as Document), 'message-id': `${id}.${index}` }));
+    for (const [index, output] of documents.entries()) {
+      try {
+        parseOutgoing(output);
+      } catch (err) {
+        await fail(document, context, id, `script output ${index} is not a valid message: ${(err as Error).message}`);
+        return 'ack';
+      }
+    }
+    const sends = documents.map((output) => context.publish(queues.output, output, { messageId: output['message-id'] as string }));
     await Promise.all(sends);
     counts.forwarded += outputs.length;
     log.debug({ mid: id, forwarded: outputs.length }, 'forwarded');
