@@ -28,6 +28,7 @@ import {
 } from './outcome/index.js';
 import { BindError, DnsError, type Router, type SourceIps } from './routing/index.js';
 import type { DkimSigner } from './dkim.js';
+import { SendLog } from './send-log.js';
 import { writeToFolder } from './transport/folder.js';
 import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
 import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
@@ -79,11 +80,14 @@ export class Delivery {
   readonly #abortUnsent = new AbortController();
   /** Handler failures per attempt, so that a poison message cannot cycle forever. */
   readonly #failures = new Map<string, number>();
+  /** send-log-file: one line per attempt (undefined while it is empty). */
+  readonly #sendLog: SendLog | undefined;
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
     this.#config = deps.config;
     this.#log = deps.logger.child({ component: 'delivery' });
+    this.#sendLog = SendLog.fromConfig(deps.config, this.#log);
   }
 
   /** Stop starting transactions; messages not yet sent go back to the queue. */
@@ -308,6 +312,7 @@ export class Delivery {
     const settled = await Promise.allSettled(work);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
+    this.#sendLog?.write(message, entry, (message.results?.length ?? 0) + 1);
     log.info(
       { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: conclusion.decision.kind, ...(conclusion.decision.kind === 'success' ? {} : { reason: entry.description }) },
       'delivery attempt',

@@ -353,11 +353,19 @@ export const schema = {
   // ------------------------------------------------------------------ logging
   'log-level': logging(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), 'info', 'Least severe level written to the process log'),
   'application-log': logging(textList, '', 'Application log targets: stdout, stderr, syslog or file paths', { ...notYet, aliases: ['error-log'] }),
-  'send-log-file': logging(text({ describe: 'path' }), 'send.log', 'File with one line per delivery attempt; empty = off', notYet),
-  'send-log-format': logging(text({ describe: 'template' }), SEND_LOG_FORMAT, 'Template of a send-log line ({$email.x}, {$result.x}, {$attempt}, {$date})', notYet),
+  'send-log-file': logging(
+    text({ describe: 'path' }),
+    '',
+    'File with one line per delivery attempt (e.g. /var/log/mtaq/send.log; relative = from the working directory); empty = off. Reopened on SIGHUP and when rotated away',
+  ),
+  'send-log-format': logging(text({ describe: 'template' }), SEND_LOG_FORMAT, 'Template of a send-log line ({$email.x}, {$result.x}, {$attempt}, {$date}; {if COND}…{else}…{/if})'),
   'send-bin-log-file': logging(text({ describe: 'path' }), '', 'Binary send log file; empty = off', notYet),
-  'received-log-file': logging(text({ describe: 'path' }), '', 'File with one line per received message; empty = off', notYet),
-  'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json}, {$report}, {$date}, {$time})', notYet),
+  'received-log-file': logging(
+    text({ describe: 'path' }),
+    '',
+    'File with one line per JSON document published for SMTP-received mail (one per accepted recipient); empty = off. Reopened on SIGHUP and when rotated away',
+  ),
+  'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json} = the document without its mime, {$report}, {$date}, {$time})'),
 
   // ------------------------------------------------------------------ cluster (reference §9)
   'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address', notYet),

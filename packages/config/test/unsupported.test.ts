@@ -6,13 +6,13 @@ import { load, loadText } from './helpers.js';
 const NO_EFFECT = 'has no effect in this version (not implemented yet)';
 
 test('a file line setting an unsupported key warns with file, line and key, in line order with unknown keys', () => {
-  const { warnings, config } = loadText('smtp-port: 2525\nstorage-ttl: 5\nsmtp-prot: 25\nreceived-log-file: /var/log/in\n');
+  const { warnings, config } = loadText('smtp-port: 2525\nstorage-ttl: 5\nsmtp-prot: 25\nspool-threads: 2\n');
   assert.deepEqual(
     warnings.map((w) => w.message),
     [
       `etc/mtaq.conf:2: storage-ttl: ${NO_EFFECT}`,
       'etc/mtaq.conf:3: unknown key "smtp-prot" (did you mean "smtp-port"?)',
-      `etc/mtaq.conf:4: received-log-file: ${NO_EFFECT}`,
+      `etc/mtaq.conf:4: spool-threads: ${NO_EFFECT}`,
     ],
   );
   assert.deepEqual([warnings[0]?.file, warnings[0]?.line, warnings[0]?.key], ['etc/mtaq.conf', 2, 'storage-ttl']);
@@ -36,8 +36,10 @@ test('command-line options and environment variables name themselves', () => {
 
 test('built-in defaults never warn, nor do keys that take effect through another', () => {
   assert.deepEqual(loadText('').warnings, []);
-  // send-log-file has a non-empty default; the legacy broker keys build rabbitmq-address
-  assert.equal(schema['send-log-file'].status, 'unsupported');
+  // the log files are off by default: nothing is written where the process happens to start (the checkout)
+  assert.equal(schema['send-log-file'].default, '');
+  assert.equal(schema['received-log-file'].default, '');
+  // the legacy broker keys build rabbitmq-address
   assert.deepEqual(loadText('rabbitmq-host: mq.example.com\nrabbitmq-user: u\nrabbitmq-password: p\n').warnings, []);
 });
 

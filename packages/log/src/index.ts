@@ -35,3 +35,7 @@ export function createLogger(options: { level?: LogLevel; name?: string; destina
 
 /** A logger that writes nothing, for library callers that did not pass one. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+export { LineFile, openLineFile, type LineFileOptions } from './line-file.js';
+export { asText, compileLogFormat, compileTemplate, TemplateError, unknownVariables, type Template, type TemplateContext } from './template.js';
+export { formatLogDate } from './log-date.js';

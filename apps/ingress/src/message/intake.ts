@@ -11,6 +11,7 @@ import { composeDocuments, prepareMessage, type CheckAnnotations, type ComposedM
 import { detectReport, type ReportSummary } from './reports/index.js';
 import { publishDocuments, type PublishOptions } from './publish.js';
 import type { TransactionGate } from './transactions.js';
+import { ReceivedLog } from './received-log.js';
 
 /** What the message stage asks of the access policy (policy/access-policy.ts answers it). */
 export interface ClientRules {
@@ -33,6 +34,8 @@ export class MessageIntake {
   readonly #nextId: () => string;
   readonly #transactions: TransactionGate | undefined;
   readonly #checks: InboundChecks | undefined;
+  /** received-log-file: one line per published document (undefined while it is empty). */
+  readonly #receivedLog: ReceivedLog | undefined;
 
   constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger; transactions?: TransactionGate; checks?: InboundChecks | undefined }) {
     this.#transactions = deps.transactions;
@@ -42,6 +45,7 @@ export class MessageIntake {
     this.#log = deps.logger;
     this.#nextId = createMessageIdGenerator(deps.config['server-id']);
     this.#checks = deps.checks;
+    this.#receivedLog = ReceivedLog.fromConfig(deps.config, deps.logger);
   }
 
   /** Resolves with the reply to DATA; rejects with a typed error (size, broker, a check's refusal) that smtpError answers. */
@@ -58,6 +62,7 @@ export class MessageIntake {
       await publishDocuments(documents, mime, report, publish);
       const checks = documents[0]?.checks;
       log.info({ mids: documents.map((m) => m['message-id']), from: documents[0]?.envelope, rcpts: documents.length, bytes, ...(checks ? { checks } : {}) }, 'queued');
+      this.#receivedLog?.write(documents);
       return replies.queued(documents.map((m) => ({ id: m['message-id'], recipient: m.recipient })));
     } finally {
       // the transaction is over: its smtp-max-inflight reservation is free again
