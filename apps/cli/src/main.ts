@@ -16,6 +16,7 @@ import { passwordCommand } from './password.js';
 import { queueCommand } from './queue-command.js';
 import { commandUsage, hasCommandHelp, USAGE } from './usage.js';
 import { INJECT_OPTIONS, injectCommand } from './inject-command.js';
+import { dkimCommand } from './dkim-command.js';
 
 type Command = (loaded: LoadResult, words: string[]) => Promise<number> | number;
 
@@ -160,6 +161,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write('mtaq 0.1.0\n');
     return 0;
   }
+  // needs no configuration: its options are its own, not config keys
+  if (name === 'dkim') return dkimCommand(words);
   const command = commands[name];
   if (!command) {
     process.stderr.write(`mtaq: unknown command "${name}"\n\n${USAGE}`);

@@ -16,6 +16,8 @@ Usage:
                                                        queue a MIME message or JSON document (file or stdin)
   mtaq password [--hash bcrypt|sha512-crypt|sha256-crypt|sha256|sha384|sha512]
                                                        hash a password (prompt or stdin) for file:// or CSV users
+  mtaq dkim generate --domain D --selector S [--bits 2048] [--type rsa|ed25519]
+                                                       print a new DKIM private key and its DNS TXT record
   mtaq <command> --help                                help for one command
   mtaq --help | --version
 
@@ -123,6 +125,22 @@ const COMMANDS: Record<string, CommandHelp> = {
       HELP,
     ],
     footer: 'Exit status: 0 queued, 2 bad usage, 65 unusable input, 66 file unreadable, 69 RabbitMQ unreachable,\n75 a publish was not confirmed (try again), 78 login or virtual host refused.',
+  },
+  dkim: {
+    usage: 'mtaq dkim generate --domain D --selector S [--bits 2048] [--type rsa|ed25519]',
+    about:
+      'Makes a new DKIM key and prints, on standard output, the private key (PKCS#8 PEM) and the TXT record to publish:\n' +
+      'name S._domainkey.D, value "v=DKIM1; k=rsa; p=…" as one zone-file line, split into strings of at most 255\n' +
+      'bytes. Save the key to a file only mtaq can read and name it in dkim-key (with dkim-domain, dkim-selector).\n' +
+      'Needs no configuration and no broker.',
+    options: [
+      ['--domain D', 'the signing domain (d=)'],
+      ['--selector S', 'the selector (s=)'],
+      ['--bits N', 'RSA key size, 1024 to 8192 (default 2048)'],
+      ['--type T', 'rsa (default) or ed25519 (k=ed25519, RFC 8463; not every verifier knows it)'],
+      HELP,
+    ],
+    footer: 'Exit status: 0 printed, 2 bad usage.',
   },
   password: {
     usage: 'mtaq password [--hash SCHEME]',
