@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import type { Config } from '@mtaq/config';
-import { decodeMessage, encodeMessage, parseOutgoing, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
+import { decodeMessage, encodeMessage, formatTime, parseOutgoing, tryParseTime, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
 import { UnroutableError } from '@mtaq/errors';
 import type { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
@@ -24,11 +24,21 @@ import {
   targets,
   unusableAddress,
   type AttemptOutcome,
+  type Conclusion,
   type Publication,
 } from './outcome/index.js';
 import { BindError, DnsError, type Router, type SourceIps } from './routing/index.js';
+import {
+  applyResponsePatterns,
+  findForcedError,
+  findPause,
+  findSuppression,
+  noRules,
+  type DeliveryFacts,
+  type DeliveryRules,
+  type Pause,
+} from './rules/index.js';
 import type { DkimSigner } from './dkim.js';
-import { SendLog } from './send-log.js';
 import { writeToFolder } from './transport/folder.js';
 import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
 import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
@@ -44,6 +54,13 @@ export interface DeliveryDeps {
   readonly budgets: Budgets | undefined;
   readonly claims: Claims;
   readonly dkim: DkimSigner;
+  /** The rule tables (§7.10); absent = no database configured, no rules. */
+  readonly rules?: DeliveryRules;
+  /**
+   * This instance's name for pauses and forced errors with `cluster: false`: they bind only the
+   * instance they name (`server-id`, as text). Default `String(config['server-id'])`.
+   */
+  readonly instance?: string;
 }
 
 /** Seconds an over-capacity message waits in a delay queue before it is tried again. */
@@ -57,6 +74,22 @@ const CONCLUDE_RETRY_MS = 20_000;
 
 /** Our AMQP delivery was lost while we worked: whoever holds the redelivery concludes. */
 class Orphaned extends Error {}
+
+/** A pause (§7.10) covers the delivery: park it, no attempt, no results entry. */
+class Paused extends Error {
+  constructor(readonly pause: Pause) {
+    super(`paused by pause ${String(pause.id ?? '')}`.trim());
+  }
+}
+
+/**
+ * Seconds a paused message waits in its park queue before it looks at the pauses again: the rule
+ * snapshot changes at most every `database-ttl` seconds, so rechecking more often is wasted, and
+ * less often than every 30 s would hold mail long after its pause was lifted.
+ */
+export function pauseRecheckSeconds(config: Pick<Config, 'database-ttl'>): number {
+  return Math.min(Math.max(Math.ceil(config['database-ttl']), 2), 30);
+}
 
 interface Copy {
   readonly id: string;
@@ -80,14 +113,15 @@ export class Delivery {
   readonly #abortUnsent = new AbortController();
   /** Handler failures per attempt, so that a poison message cannot cycle forever. */
   readonly #failures = new Map<string, number>();
-  /** send-log-file: one line per attempt (undefined while it is empty). */
-  readonly #sendLog: SendLog | undefined;
+  readonly #rules: DeliveryRules;
+  readonly #instance: string;
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
     this.#config = deps.config;
     this.#log = deps.logger.child({ component: 'delivery' });
-    this.#sendLog = SendLog.fromConfig(deps.config, this.#log);
+    this.#rules = deps.rules ?? noRules;
+    this.#instance = deps.instance ?? String(deps.config['server-id']);
   }
 
   /** Stop starting transactions; messages not yet sent go back to the queue. */
@@ -174,7 +208,8 @@ export class Delivery {
       if (answer.kind === 'outcome') {
         if (answer.concluded || answer.entry === undefined) return 'ack';
         log.warn({ attempt: attempts + 1 }, 'attempt already made before this redelivery; concluding from its recorded outcome, sending nothing');
-        await this.#conclude(message, answer.entry, identity, context, log);
+        const replayed = this.#responsePatterns(message, answer.entry, log);
+        await this.#conclude(replayed.message, replayed.entry, identity, context, log, replayed.retryAfter);
         this.#deps.claims.concluded(answer);
         return 'ack';
       }
@@ -187,6 +222,7 @@ export class Delivery {
       claim = answer.claim;
     };
     let entry: ResultEntry;
+    let retryAfter: number | undefined;
     if (isExpired(message, attempts, now, this.#config)) {
       entry = resultEntry(expiredOutcome(), now);
     } else {
@@ -200,10 +236,22 @@ export class Delivery {
           await this.#park(message, CAPACITY_PARK_SECONDS, { id: copyId(identity, 'park') });
           return 'ack';
         }
+        if (err instanceof Paused) {
+          // paused is not a failure either (C50): parked without a results entry, rechecked later
+          const seconds = pauseRecheckSeconds(this.#config);
+          log.info({ pause: err.pause.id, recheck: seconds }, 'paused: message parked');
+          await this.#parkPaused(message, seconds, { id: copyId(identity, 'park') });
+          return 'ack';
+        }
         if (err instanceof TransactionAborted) return 'requeue';
         throw err;
       }
       entry = resultEntry(outcome, new Date());
+      // §7.10 response patterns: may override the classification and change the message
+      const patterned = this.#responsePatterns(message, entry, log);
+      message = patterned.message;
+      entry = patterned.entry;
+      retryAfter = patterned.retryAfter;
     }
     // the outcome is safe before anything is published about it: a redelivery replays, never resends
     if (claim) await this.#deps.claims.record(claim, entry);
@@ -211,7 +259,7 @@ export class Delivery {
       log.warn({ attempt: attempts + 1, result: entry.result }, 'AMQP delivery lost during the attempt; its redelivery concludes from the recorded outcome');
       return 'requeue';
     }
-    await this.#conclude(message, entry, identity, context, log);
+    await this.#conclude(message, entry, identity, context, log, retryAfter);
     if (claim) this.#deps.claims.concluded(claim);
     return 'ack';
   }
@@ -219,6 +267,19 @@ export class Delivery {
   /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
   async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>, log: Logger): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
+    // One snapshot of the rules for the whole attempt, so a reload halfway cannot mix two versions.
+    const rules = this.#rules.current();
+    // §7.1 step 4 (C49): the suppression list before any DNS or network step.
+    const suppressed = findSuppression(rules.suppressions, message.recipient);
+    if (suppressed) {
+      return {
+        state: 'suppression',
+        result: 'error',
+        code: suppressed.code,
+        ...(suppressed.extended ? { status: suppressed.extended } : {}),
+        ...(suppressed.description ? { description: suppressed.description } : {}),
+      };
+    }
     // What this build cannot do with the message is known before any lookup or connection (§4).
     const invalidEdits = headerEditsProblem(message.headers);
     if (invalidEdits) return { state: 'process', result: 'invalid', description: invalidEdits };
@@ -259,6 +320,29 @@ export class Delivery {
       throw err;
     }
     const scope = { source, pool: typeof message.pool === 'string' ? message.pool : undefined, domain: route.domain, destination: route.destination };
+    // §7.1 step 6: forced errors, then pauses, now that the source and the remote hosts are known
+    const facts: DeliveryFacts = {
+      recipient: message.recipient,
+      domain: recipientDomain(message.recipient),
+      source,
+      ...(scope.pool !== undefined ? { pool: scope.pool } : {}),
+      remotes: route.hosts.flatMap((h) => h.addresses),
+      tags: tagsOf(message),
+    };
+    const forced = findForcedError(rules.errors, facts, this.#instance);
+    if (forced) {
+      // C51: the rule's result without connecting; 4xx retries, 5xx fails (§7.2 by its code)
+      return {
+        state: 'connect',
+        result: 'error',
+        code: forced.code,
+        ...(forced.extended ? { status: forced.extended } : {}),
+        description: forced.description || `forced error ${String(forced.id ?? '')}`.trim(),
+        from: source,
+      };
+    }
+    const pause = findPause(rules.pauses, facts, this.#instance);
+    if (pause) throw new Paused(pause);
     if (budgets && !(await budgets.takeMessage(scope))) throw new OverCapacity(`message rate budget for ${route.destination} used up`);
     const dsn = message.dsn;
     const stopping = this.#stopping.signal;
@@ -299,8 +383,8 @@ export class Delivery {
    * and is never sent again for their sake. Only the outbox copy for the next attempt must get
    * through, or the message stays unacked and its redelivery replays the recorded outcome.
    */
-  async #conclude(message: OutgoingMessage, entry: ResultEntry, identity: Identity, context: DeliveryContext, log: Logger): Promise<void> {
-    const conclusion = conclude(message, entry, this.#config, `dsn-${copyId(identity, 'dsn')}`);
+  async #conclude(message: OutgoingMessage, entry: ResultEntry, identity: Identity, context: DeliveryContext, log: Logger, retryAfter?: number): Promise<void> {
+    const conclusion = withRetryAfter(conclude(message, entry, this.#config, `dsn-${copyId(identity, 'dsn')}`), entry, retryAfter);
     const work: Array<Promise<unknown>> = conclusion.results.map((p) => this.#publishResult(p, message, context, log));
     if (conclusion.bounce) work.push(this.#publishResult(conclusion.bounce, conclusion.bounce.document as OutgoingMessage, context, log, copyId(identity, 'dsn')));
     if (conclusion.retry) {
@@ -312,7 +396,6 @@ export class Delivery {
     const settled = await Promise.allSettled(work);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    this.#sendLog?.write(message, entry, (message.results?.length ?? 0) + 1);
     log.info(
       { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: conclusion.decision.kind, ...(conclusion.decision.kind === 'success' ? {} : { reason: entry.description }) },
       'delivery attempt',
@@ -390,6 +473,42 @@ export class Delivery {
     await this.#publish(queue.name, document, document, copy);
   }
 
+  /**
+   * A paused message waits in `<outbox>.park.pause.<seconds>` (§7.4), a TTL queue that dead-letters
+   * it back into the outbox, where it meets the pauses again: released within `seconds` of the pause
+   * being lifted (and the rules reloaded), with its `results` untouched.
+   */
+  async #parkPaused(message: OutgoingMessage, seconds: number, copy: Copy): Promise<void> {
+    const config = this.#config;
+    const outbox = config['rabbitmq-outbox'];
+    const queue = delayQueue(outbox, seconds, config);
+    const name = `${outbox}.park.pause.${Math.ceil(seconds)}`;
+    await this.#deps.declarer.ensure(name, queue.arguments, queue.redeclareWithinMs);
+    await this.#publish(name, message, message, copy);
+  }
+
+  /**
+   * §7.10 response patterns over a remote reply (an entry with a code and a remote address); local
+   * outcomes (suppression, forced errors, DNS, bind) are not replies and are left alone. Applied to
+   * the recorded entry again when a redelivery replays it: setting the same properties twice is
+   * harmless, and the message changes (tags, ips, properties) are not recorded anywhere else.
+   */
+  #responsePatterns(message: OutgoingMessage, entry: ResultEntry, log: Logger): { message: OutgoingMessage; entry: ResultEntry; retryAfter?: number } {
+    const patterns = this.#rules.current().patterns;
+    if (patterns.length === 0 || entry.code === undefined || entry.to === undefined) return { message, entry };
+    const facts: DeliveryFacts = {
+      recipient: message.recipient,
+      domain: recipientDomain(message.recipient),
+      ...(entry.from !== undefined ? { source: entry.from } : {}),
+      ...(typeof message.pool === 'string' ? { pool: message.pool } : {}),
+      remotes: [entry.to],
+      tags: tagsOf(message),
+    };
+    const effect = applyResponsePatterns(patterns, message, entry, facts);
+    if (effect.applied.length > 0) log.info({ patterns: effect.applied, code: entry.code }, 'response patterns applied');
+    return { message: effect.message, entry: effect.entry, ...(effect.retryAfter !== undefined ? { retryAfter: effect.retryAfter } : {}) };
+  }
+
   /** Not yet due, over budget or not checkable yet: wait in a delay queue; parking adds no result entry. */
   async #park(message: OutgoingMessage, seconds: number, copy: Copy): Promise<void> {
     await this.#delay(message, seconds, copy);
@@ -451,6 +570,34 @@ export class Delivery {
 /** Twice `smtp-maxsize` (JSON escaping) plus 1 MB for the properties, at least 64 MB. */
 export function maxDocumentBytes(config: Pick<Config, 'smtp-maxsize'>): number {
   return Math.max(2 * config['smtp-maxsize'] + 1024 * 1024, 64 * 1024 * 1024);
+}
+
+function recipientDomain(recipient: string): string {
+  const at = recipient.lastIndexOf('@');
+  return at >= 0 ? recipient.slice(at + 1).toLowerCase() : '';
+}
+
+function tagsOf(message: OutgoingMessage): string[] {
+  return Array.isArray(message.tags) ? message.tags.filter((t): t is string => typeof t === 'string') : [];
+}
+
+/**
+ * A response pattern's "retry after N s": the next attempt waits N seconds instead of the retry
+ * schedule's delay (it still fails when that falls after the expiry time: decide() judged that with
+ * the scheduled delay, so a longer N is checked here too).
+ */
+function withRetryAfter(conclusion: Conclusion, entry: ResultEntry, retryAfter: number | undefined): Conclusion {
+  if (retryAfter === undefined || !conclusion.retry) return conclusion;
+  const at = tryParseTime(entry.time) ?? new Date();
+  const next = new Date(at.getTime() + retryAfter * 1000);
+  const time = formatTime(next);
+  const stamp = (d: object): object => ({ ...d, nextattempt: { ...((d as { nextattempt?: object }).nextattempt ?? {}), time } });
+  return {
+    ...conclusion,
+    decision: conclusion.decision.kind === 'retry' ? { ...conclusion.decision, nextAttempt: next, delaySeconds: retryAfter } : conclusion.decision,
+    results: conclusion.results.map((p) => ({ ...p, document: stamp(p.document) })),
+    retry: { document: stamp(conclusion.retry.document) as OutgoingMessage, delaySeconds: retryAfter },
+  };
 }
 
 /** What a log may say about a document it cannot show: its size and a hash, never its content. */

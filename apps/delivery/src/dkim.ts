@@ -26,6 +26,13 @@ export interface DkimSignerOptions {
   /** Our name: the authserv-id of the ARC-Authentication-Results we write (`smtp-hostname`). */
   readonly hostname: string;
   readonly logger?: Logger;
+  /**
+   * The DKIM key table (§4: "DB keys matching the From also sign"), read per message so a reload of
+   * the rule database takes effect at once. Keys whose domain is the From domain sign, after the
+   * message's own keys and the config key; one with the same domain and selector as a key already
+   * used is skipped.
+   */
+  readonly tableKeys?: () => readonly DkimKey[];
 }
 
 /**
@@ -42,27 +49,40 @@ export class DkimSigner {
   readonly #hostname: string;
   readonly #log: Logger | undefined;
   readonly #warned = new Set<string>();
+  readonly #tableKeys: (() => readonly DkimKey[]) | undefined;
 
   constructor(options: DkimSignerOptions) {
+    this.#tableKeys = options.tableKeys;
     this.#configKey = options.configKey;
     this.#hostname = options.hostname;
     this.#log = options.logger;
   }
 
-  static fromConfig(config: Config, logger?: Logger): DkimSigner {
+  static fromConfig(config: Config, logger?: Logger, tableKeys?: () => readonly DkimKey[]): DkimSigner {
     const domain = config['dkim-domain'];
     const configKey = domain ? { domain, selector: config['dkim-selector'], key: readFileSync(config['dkim-key'], 'utf8') } : undefined;
-    return new DkimSigner({ ...(configKey ? { configKey } : {}), hostname: config['smtp-hostname'], ...(logger ? { logger } : {}) });
+    return new DkimSigner({ ...(configKey ? { configKey } : {}), hostname: config['smtp-hostname'], ...(logger ? { logger } : {}), ...(tableKeys ? { tableKeys } : {}) });
   }
 
   async sign(message: OutgoingMessage, mime: Buffer): Promise<Buffer> {
     const now = Date.now();
     const own = message.dkim === undefined ? [] : Array.isArray(message.dkim) ? message.dkim : [message.dkim];
-    const keys = [...own, ...(this.#configKey ? [this.#configKey] : [])].filter(
-      (k) => !k.expire || Date.parse(`${k.expire.replace(' ', 'T')}Z`) > now,
-    );
+    const given = [...own, ...(this.#configKey ? [this.#configKey] : [])];
+    const table = this.#tableKeys?.() ?? [];
+    const fields = table.length > 0 || given.length > 0 ? headerFields(mime) : [];
+    if (table.length > 0) {
+      const from = fromDomain(fields);
+      const used = new Set(given.map((k) => `${normalDomain(k.domain)}\0${k.selector.toLowerCase()}`));
+      for (const k of table) {
+        if (from === undefined || normalDomain(k.domain) !== from) continue;
+        const id = `${normalDomain(k.domain)}\0${k.selector.toLowerCase()}`;
+        if (used.has(id)) continue;
+        used.add(id);
+        given.push({ ...k, domain: normalDomain(k.domain) });
+      }
+    }
+    const keys = given.filter((k) => !k.expire || Date.parse(`${k.expire.replace(' ', 'T')}Z`) > now);
     if (keys.length === 0) return mime;
-    const fields = headerFields(mime);
     const id = fields.find((f) => f.name === 'message-id')?.value.trim() ?? message['message-id'] ?? '';
     const warn = (k: DkimKey, issue: string): void => this.#warn(id, k, issue);
 
@@ -145,6 +165,26 @@ function headerFields(mime: Buffer): Array<{ name: string; value: string }> {
     if (colon > 0) fields.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) });
   }
   return fields;
+}
+
+function normalDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * The domain of the (first) From address, lower case, or undefined without one: `Name <a@b>` and a
+ * bare `a@b` alike; comments and a quoted display name that holds an `@` are not mistaken for it.
+ */
+export function fromDomain(fields: ReadonlyArray<{ name: string; value: string }>): string | undefined {
+  const value = fields.find((f) => f.name === 'from')?.value;
+  if (value === undefined) return undefined;
+  const plain = value.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^()]*\)/g, ' ');
+  const angle = /<([^<>]*)>/.exec(plain)?.[1];
+  const address = (angle ?? plain.split(',')[0] ?? '').trim();
+  const at = address.lastIndexOf('@');
+  if (at < 0) return undefined;
+  const domain = normalDomain(address.slice(at + 1));
+  return domain === '' ? undefined : domain;
 }
 
 /** The authserv-id of an Authentication-Results value: its first token, comments dropped. */

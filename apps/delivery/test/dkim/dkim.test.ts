@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { authenticate, dkimVerify } from 'mailauth';
 import type { OutgoingMessage } from '@mtaq/envelope';
-import { DEFAULT_SIGNED_HEADERS, DkimSigner } from '../../src/dkim.js';
+import { DEFAULT_SIGNED_HEADERS, DkimSigner, fromDomain } from '../../src/dkim.js';
 
 const MIME = [
   'From: a@example.com',
@@ -147,5 +147,32 @@ describe('DKIM signing (mailauth)', () => {
     assert.deepEqual(Object.fromEntries(await verify(signed)), { 'example.net/ed1': 'pass' });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!.text, /ARC/);
+  });
+  test('DKIM key table: keys whose domain is the From domain sign after the message\'s own; others and duplicates do not', async () => {
+    const table = [
+      { domain: 'example.net', selector: 'ed1', key: ed.key }, // not the From domain
+      { domain: 'EXAMPLE.com.', selector: 'rsa1', key: rsa.key }, // the From domain, written loosely
+    ];
+    const tabled = new DkimSigner({ hostname: 'mx.ours.test', tableKeys: () => table });
+    const signed = await tabled.sign(message(undefined), Buffer.from(MIME));
+    assert.deepEqual(Object.fromEntries(await verify(signed)), { 'example.com/rsa1': 'pass' });
+    assert.equal(signed.toString().match(/^DKIM-Signature:/gim)?.length, 1);
+    // the message's own key for the same domain and selector: signed once, by the message's key
+    const own = await tabled.sign(message({ domain: 'example.com', selector: 'rsa1', key: rsa.key }), Buffer.from(MIME));
+    assert.equal(own.toString().match(/^DKIM-Signature:/gim)?.length, 1);
+    assert.deepEqual(Object.fromEntries(await verify(own)), { 'example.com/rsa1': 'pass' });
+    // a From of another domain: the table signs nothing
+    const other = await tabled.sign(message(undefined), Buffer.from(MIME.replace('From: a@example.com', 'From: a@example.org')));
+    assert.ok(!/^DKIM-Signature:/im.test(other.toString()));
+  });
+
+  test('fromDomain: display names, angle brackets, comments, quoted @', () => {
+    const f = (value: string): string | undefined => fromDomain([{ name: 'from', value }]);
+    assert.equal(f(' a@Example.COM'), 'example.com');
+    assert.equal(f(' "x@evil.test" <a@good.test>'), 'good.test');
+    assert.equal(f(' Ann (a@evil.test) <a@good.test>'), 'good.test');
+    assert.equal(f(' a@one.test, b@two.test'), 'one.test');
+    assert.equal(f(' nobody'), undefined);
+    assert.equal(fromDomain([]), undefined);
   });
 });

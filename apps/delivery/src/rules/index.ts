@@ -1,0 +1,24 @@
+import type { DkimKey } from '@mtaq/envelope';
+import type { ForcedError, Pause, ResponsePattern, Suppression } from './match.js';
+
+export * from './match.js';
+
+/** The rule tables delivery consults, as one consistent snapshot (one reload of the database). */
+export interface DeliveryRuleSet {
+  readonly suppressions: readonly Suppression[];
+  readonly pauses: readonly Pause[];
+  readonly errors: readonly ForcedError[];
+  readonly patterns: readonly ResponsePattern[];
+  /** DKIM keys from the table; those whose domain is the From domain sign (§4). */
+  readonly dkim: readonly DkimKey[];
+}
+
+/** Where delivery reads its rules: the latest good snapshot, synchronously. */
+export interface DeliveryRules {
+  current(): DeliveryRuleSet;
+}
+
+export const NO_RULES: DeliveryRuleSet = Object.freeze({ suppressions: [], pauses: [], errors: [], patterns: [], dkim: [] });
+
+/** No database configured: no rules, exactly as before there was a rule database. */
+export const noRules: DeliveryRules = { current: () => NO_RULES };
