@@ -14,7 +14,7 @@ REQUIREMENTS=(
   'swaks swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl libio-socket-inet6-perl'
   'openssl openssl'
   'perl perl'
-  'python3 python3 python3-dkim python3-pika python3-jsonschema'
+  'python3 python3 python3-dkim python3-authres python3-pika python3-jsonschema'
   'smtp-source postfix'
   'smtp-sink postfix'
   'dnsmasq dnsmasq-base'

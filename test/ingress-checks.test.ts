@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
-import { dkimKey, signWithDkimpy, signWithNodemailer, type DkimKey } from './helpers/dkim.js';
+import { dkimKey, sealWithDkimpy, signWithDkimpy, signWithNodemailer, type DkimKey } from './helpers/dkim.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 import { Haproxy } from './helpers/haproxy.js';
 import { freePort } from './helpers/ports.js';
@@ -86,6 +86,7 @@ describe('smtp-check: spf, dkim, dmarc, arc (mailauth against a real DNS server)
         { name: 'helo.test', text: `v=spf1 ip4:${CLIENT} -all` },
         { name: 's1._domainkey.signed.test', text: keyA.record },
         { name: 's2._domainkey.python.test', text: keyB.record },
+        { name: 'arc._domainkey.relay.test', text: keyB.record },
         { name: 'signed.test', text: 'v=spf1 -all' },
         { name: 'python.test', text: 'v=spf1 -all' },
         { name: '_dmarc.signed.test', text: 'v=DMARC1; p=reject' },
@@ -169,6 +170,17 @@ describe('smtp-check: spf, dkim, dmarc, arc (mailauth against a real DNS server)
     const unsigned = checksOf(await mail(port, broker, inbox, { from: 'a@pass.test', body: plain('a@pass.test', 'unsigned') }));
     assert.deepEqual(unsigned.find((c) => 'dkim' in c), { dkim: 'none' });
     assert.deepEqual(unsigned.find((c) => 'arc' in c), { arc: 'none' });
+  });
+
+  test('ARC: a chain sealed by an independent signer (dkimpy) passes; the same chain with the body changed fails', async () => {
+    const forwarded = plain('a@pass.test', 'arc sealed', 'Authentication-Results: relay.test; spf=pass smtp.mailfrom=a@pass.test\r\n');
+    const sealed = sealWithDkimpy(forwarded, 'relay.test', 'arc', keyB, 'relay.test');
+    assert.match(sealed, /^ARC-Seal: i=1;/m);
+    const pass = checksOf(await mail(port, broker, inbox, { from: 'a@pass.test', body: sealed })).find((c) => 'arc' in c);
+    assert.deepEqual(pass, { arc: 'pass', instance: 1 });
+    const broken = checksOf(await mail(port, broker, inbox, { from: 'a@pass.test', body: sealed.replace('Hello.', 'Hello, changed.') })).find((c) => 'arc' in c)!;
+    assert.equal(broken['arc'], 'fail', JSON.stringify(broken));
+    assert.equal(broken['instance'], 1);
   });
 
   test('DMARC pass and fail under p=none and p=quarantine: annotated, accepted', async () => {

@@ -47,3 +47,22 @@ export function signWithDkimpy(raw: string, domain: string, selector: string, ke
   if (run.status !== 0) throw new Error(`python3-dkim failed: ${run.stderr.toString()}`);
   return run.stdout.toString('latin1');
 }
+
+/**
+ * `raw` (CRLF lines, carrying an Authentication-Results field of `authservId`) with an ARC set
+ * (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) added by dkimpy's arc_sign, as a
+ * forwarding host would.
+ */
+export function sealWithDkimpy(raw: string, domain: string, selector: string, key: DkimKey, authservId: string): string {
+  const script = [
+    'import sys, dkim',
+    'msg = sys.stdin.buffer.read()',
+    // dkim.arc_sign(message, selector, domain, private key PEM, authserv-id)
+    'headers = dkim.arc_sign(msg, sys.argv[2].encode(), sys.argv[1].encode(), sys.argv[3].encode(), sys.argv[4].encode())',
+    'if not headers: sys.exit("arc_sign made no seal")',
+    'sys.stdout.buffer.write(b"".join(headers) + msg)',
+  ].join('\n');
+  const run = spawnSync('/usr/bin/python3', ['-c', script, domain, selector, key.privateKey, authservId], { input: Buffer.from(raw, 'latin1') });
+  if (run.status !== 0) throw new Error(`python3-dkim arc_sign failed: ${run.stderr.toString()}`);
+  return run.stdout.toString('latin1');
+}
