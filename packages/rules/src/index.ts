@@ -1,3 +1,10 @@
 export * from './types.js';
 export * from './errors.js';
 export type { RuleStore } from './store.js';
+export { SqliteRuleStore, type StoreOptions } from './sqlite.js';
+export { PostgresRuleStore } from './postgres.js';
+export { storeFromAddress } from './address.js';
+export { RuleCache, type RuleCacheOptions, type RuleCacheConfig } from './cache.js';
+export { listenForReload, publishReload, isReloadMessage, type ClusterChannel } from './cluster.js';
+export { MIGRATIONS, type Migration } from './migrations.js';
+export { validateRow, TABLES, isKind } from './tables.js';
