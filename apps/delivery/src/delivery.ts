@@ -39,6 +39,7 @@ import {
   type Pause,
 } from './rules/index.js';
 import type { DkimSigner } from './dkim.js';
+import { SendLog } from './send-log.js';
 import { writeToFolder } from './transport/folder.js';
 import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
 import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
@@ -113,6 +114,8 @@ export class Delivery {
   readonly #abortUnsent = new AbortController();
   /** Handler failures per attempt, so that a poison message cannot cycle forever. */
   readonly #failures = new Map<string, number>();
+  /** send-log-file: one line per attempt (undefined while it is empty). */
+  readonly #sendLog: SendLog | undefined;
   readonly #rules: DeliveryRules;
   readonly #instance: string;
 
@@ -120,6 +123,7 @@ export class Delivery {
     this.#deps = deps;
     this.#config = deps.config;
     this.#log = deps.logger.child({ component: 'delivery' });
+    this.#sendLog = SendLog.fromConfig(deps.config, this.#log);
     this.#rules = deps.rules ?? noRules;
     this.#instance = deps.instance ?? String(deps.config['server-id']);
   }
@@ -396,6 +400,7 @@ export class Delivery {
     const settled = await Promise.allSettled(work);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
+    this.#sendLog?.write(message, entry, (message.results?.length ?? 0) + 1);
     log.info(
       { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: conclusion.decision.kind, ...(conclusion.decision.kind === 'success' ? {} : { reason: entry.description }) },
       'delivery attempt',
