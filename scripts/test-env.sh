@@ -157,3 +157,13 @@ if ! port_open 6379; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no </dev/null >/dev/null
   wait_port 6379 30 || { log "Redis does not answer on 127.0.0.1:6379"; exit 1; }
 fi
+# PostgreSQL 15 for the rule database tests (packages/rules): the system cluster, trust auth on 127.0.0.1.
+if ! port_open 5432; then
+  log "starting PostgreSQL"
+  if have pg_ctlcluster; then
+    pg_ctlcluster 15 main start </dev/null >/dev/null 2>&1 || service postgresql start </dev/null >/dev/null 2>&1 || true
+  else
+    service postgresql start </dev/null >/dev/null 2>&1 || true
+  fi
+  wait_port 5432 30 || { log "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
+fi
