@@ -331,11 +331,10 @@ export const schema = {
   'database-address': database(
     url(DATABASE_SCHEMES, { example: 'sqlite:///var/lib/mtaq/mtaq.sqlite' }),
     'sqlite:///var/lib/mtaq/mtaq.sqlite',
-    'Database with throttles, pools, pauses, suppressions, local addresses, DKIM keys',
-    notYet,
+    'Rule database (suppressions, pauses, forced errors, response and flood patterns, pools, DKIM keys): sqlite:///path for one host, postgresql://... for a cluster; mysql:// is refused at start-up; empty = no rules',
   ),
-  'database-ttl': database(positiveDuration, '600', 'Seconds between database reloads', notYet),
-  'database-validate': database(bool, 'true', 'Validate database tables at start-up', notYet),
+  'database-ttl': database(positiveDuration, '600', 'Seconds between rule reloads (a cluster {"reload": true} reloads at once)'),
+  'database-validate': database(bool, 'true', 'At start-up check that every migration is applied and every rule table has its columns; delivery waits until they do'),
 
   // ------------------------------------------------------------------ message store (reference §2.5)
   'storage-address': storage(
