@@ -28,6 +28,11 @@ export class PostgresRuleStore implements RuleStore {
   private async tx<T>(begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // A server gone mid-transaction: the query rejects; the client's own 'error' event must not crash the process.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query(begin);
       const out = await fn(client);
@@ -39,6 +44,7 @@ export class PostgresRuleStore implements RuleStore {
       });
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

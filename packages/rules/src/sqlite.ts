@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { RuleValidationError, SchemaMismatchError } from './errors.js';
@@ -20,6 +20,8 @@ export interface StoreOptions {
 export class SqliteRuleStore implements RuleStore {
   readonly dialect = 'sqlite' as const;
   private db: Database.Database | undefined;
+  /** Device and inode of the file `db` has open: a file replaced or removed since is reopened. */
+  private identity = '';
   private readonly owner: string | null;
 
   constructor(
@@ -29,7 +31,26 @@ export class SqliteRuleStore implements RuleStore {
     this.owner = options.owner ?? null;
   }
 
+  private fileIdentity(): string {
+    if (this.path === ':memory:') return 'memory';
+    try {
+      const st = statSync(this.path);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
   private conn(): Database.Database {
+    // A restored backup, a file moved away: read what is at the path now, not the old inode.
+    if (this.db !== undefined && this.fileIdentity() !== this.identity) {
+      try {
+        this.db.close();
+      } catch {
+        // already unusable
+      }
+      this.db = undefined;
+    }
     if (this.db === undefined) {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
       const db = new Database(this.path, { timeout: 5000 });
@@ -40,6 +61,7 @@ export class SqliteRuleStore implements RuleStore {
         throw err;
       }
       this.db = db;
+      this.identity = this.fileIdentity();
     }
     return this.db;
   }
