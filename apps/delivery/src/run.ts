@@ -3,7 +3,9 @@ import type { Config } from '@mtaq/config';
 import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
 import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
+import { RuleCache } from '@mtaq/rules';
 import { Delivery } from './delivery.js';
+import { rulesFrom } from './rules/view.js';
 import { DkimSigner } from './dkim.js';
 import { createResolver, Router, SourceIps } from './routing/index.js';
 import { Claims } from './claims/index.js';
@@ -60,6 +62,10 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     maxWait: MAX_SLOT_WAIT,
     logger,
   });
+  // §7.10 rule database: loaded before the first message is consumed, reloaded every database-ttl
+  // seconds (a failed reload keeps the last good rules). Empty database-address: no rules, as before.
+  const rules = config['database-address'].trim() === '' ? undefined : RuleCache.fromConfig(config, logger).start();
+  const view = rules ? rulesFrom(rules) : undefined;
   const resolver = createResolver(config);
   const delivery = new Delivery({
     config,
@@ -71,11 +77,16 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     pool,
     budgets,
     claims,
-    dkim: DkimSigner.fromConfig(config, logger),
+    dkim: DkimSigner.fromConfig(config, logger, view ? () => view.current().dkim : undefined),
+    ...(view ? { rules: view } : {}),
   });
   const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) =>
     delivery.handle(m, context),
   );
+  if (rules && !rules.isReady()) {
+    logger.warn({ database: rules.store?.dialect }, 'waiting for the rule database before consuming the outbox');
+    await rules.ready();
+  }
   await consumer.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {
@@ -93,6 +104,7 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
       await consumer.close();
       pool.close();
       await claims.close();
+      await rules?.close();
       await budgets.close();
       await publisher.close();
       await broker.close();
