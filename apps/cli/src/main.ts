@@ -12,6 +12,7 @@ import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
 import { acquireLock, LockError, type Lock } from './lock-file.js';
 import { dropPrivileges, type WrittenPath } from './privileges.js';
 import { stopOnSignal } from './lifecycle.js';
+import { startProcessHttp, wwwProblem } from './http.js';
 import { passwordCommand } from './password.js';
 import { queueCommand } from './queue-command.js';
 import { commandUsage, hasCommandHelp, USAGE } from './usage.js';
@@ -31,6 +32,12 @@ async function serve(
   writes: (config: Config) => WrittenPath[] = () => [],
 ): Promise<number> {
   const config = loaded.config;
+  // a non-loopback www-ip without www-token: one line, exit 78, before anything starts
+  const problem = wwwProblem(config);
+  if (problem !== undefined) {
+    process.stderr.write(`mtaq: ${problem}\n`);
+    return EX_CONFIG;
+  }
   const logger = createLogger({ level: config['log-level'], name });
   // which files were read is the first thing to check when a setting seems to have no effect;
   // ingress workers (smtp-threads) load the same files, so only the primary says it
@@ -93,8 +100,18 @@ const commands: Record<string, Command> = {
       loaded,
       'mtaq-ingress',
       async (config, logger) => {
-        const running = await runIngress(config, logger);
-        return running ? () => running.stop() : undefined;
+        const http = await startProcessHttp(config, logger);
+        const running = await runIngress(config, logger, { metrics: http?.metrics }).catch(async (err: unknown) => {
+          await http?.close();
+          throw err;
+        });
+        if (running) http?.ingress(running);
+        else http?.www.readiness('ingress', () => true); // smtp-threads: the workers take SMTP
+        if (!running) return http ? () => http.close() : undefined;
+        return async () => {
+          await running.stop();
+          await http?.close();
+        };
       },
       ingressWrites,
     ),
@@ -103,22 +120,39 @@ const commands: Record<string, Command> = {
       loaded,
       'mtaq-delivery',
       async (config, logger) => {
-        const running = await startDelivery(config, logger);
-        return () => running.stop();
+        const http = await startProcessHttp(config, logger);
+        const running = await startDelivery(config, logger, { metrics: http?.metrics }).catch(async (err: unknown) => {
+          await http?.close();
+          throw err;
+        });
+        http?.delivery(running);
+        return async () => {
+          await running.stop();
+          await http?.close();
+        };
       },
       deliveryWrites,
     ),
   pipeline: (loaded) =>
     serve(loaded, 'mtaq', async (config, logger) => {
-      // delivery first: mail accepted by the ingress is picked up as soon as it is queued
-      const delivery = await startDelivery(config, logger.child({ app: 'delivery' }));
-      const ingress = await startIngress(config, logger.child({ app: 'ingress' })).catch(async (err: unknown) => {
-        await delivery.stop();
+      // one HTTP server for both; delivery first: mail accepted by the ingress is picked up as soon as it is queued
+      const http = await startProcessHttp(config, logger);
+      const metrics = http?.metrics;
+      const delivery = await startDelivery(config, logger.child({ app: 'delivery' }), { metrics }).catch(async (err: unknown) => {
+        await http?.close();
         throw err;
       });
+      const ingress = await startIngress(config, logger.child({ app: 'ingress' }), { metrics }).catch(async (err: unknown) => {
+        await delivery.stop();
+        await http?.close();
+        throw err;
+      });
+      http?.delivery(delivery);
+      http?.ingress(ingress);
       return async () => {
         await ingress.stop();
         await delivery.stop();
+        await http?.close();
       };
     }, (config) => [...deliveryWrites(config), ...ingressWrites(config)]),
   worker: async (loaded) => {

@@ -43,6 +43,7 @@ import { SendLog } from './send-log.js';
 import { writeToFolder } from './transport/folder.js';
 import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
 import { OverCapacity, TransactionAborted, type TransactionGuard, type UpstreamPool } from './transport/pool.js';
+import type { DeliveryMetrics } from './metrics.js';
 
 export interface DeliveryDeps {
   readonly config: Config;
@@ -55,6 +56,8 @@ export interface DeliveryDeps {
   readonly budgets: Budgets | undefined;
   readonly claims: Claims;
   readonly dkim: DkimSigner;
+  /** Counters for /metrics (attempts by state and result, retries). */
+  readonly metrics?: DeliveryMetrics | undefined;
   /** The rule tables (§7.10); absent = no database configured, no rules. */
   readonly rules?: DeliveryRules;
   /**
@@ -400,6 +403,7 @@ export class Delivery {
     const settled = await Promise.allSettled(work);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
+    this.#deps.metrics?.attempt(entry.state, entry.result, conclusion.retry !== undefined);
     this.#sendLog?.write(message, entry, (message.results?.length ?? 0) + 1);
     log.info(
       { attempt: (message.results?.length ?? 0) + 1, state: entry.state, result: entry.result, code: entry.code, outcome: conclusion.decision.kind, ...(conclusion.decision.kind === 'success' ? {} : { reason: entry.description }) },

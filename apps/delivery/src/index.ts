@@ -1,2 +1,3 @@
 export { Delivery, type DeliveryDeps } from './delivery.js';
 export { startDelivery, type RunningDelivery } from './run.js';
+export type { DeliveryMetrics } from './metrics.js';

@@ -6,6 +6,7 @@ import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
 import { RuleCache } from '@mtaq/rules';
 import { Delivery } from './delivery.js';
 import { rulesFrom } from './rules/view.js';
+import type { DeliveryMetrics } from './metrics.js';
 import { DkimSigner } from './dkim.js';
 import { createResolver, Router, SourceIps } from './routing/index.js';
 import { Claims } from './claims/index.js';
@@ -20,6 +21,10 @@ export interface RunningDelivery {
    * the final reply keep their claim and go on until the deadline.
    */
   stop(): Promise<void>;
+  /** Readiness: consuming from the outbox. */
+  ready(): boolean;
+  /** For /metrics: upstream connections open and connection budget slots held by this process. */
+  stats(): { connectionsOut: number; budgetSlots: number };
 }
 
 /** Seconds a message waits for a connection slot before it is parked instead. */
@@ -29,7 +34,7 @@ export const ABORT_UNSENT_MS = 25_000;
 /** After SIGTERM: the AMQP channel closes by then, whatever is still running. */
 export const SHUTDOWN_MS = 29_000;
 
-export async function startDelivery(config: Config, logger: Logger): Promise<RunningDelivery> {
+export async function startDelivery(config: Config, logger: Logger, options: { metrics?: DeliveryMetrics | undefined } = {}): Promise<RunningDelivery> {
   const { broker, publisher } = await connectFromConfig(config, logger, 'delivery');
   const budgets = new Budgets({
     redisUrl: config['redis-address'],
@@ -79,10 +84,14 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
     claims,
     dkim: DkimSigner.fromConfig(config, logger, view ? () => view.current().dkim : undefined),
     ...(view ? { rules: view } : {}),
+    metrics: options.metrics,
   });
-  const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) =>
-    delivery.handle(m, context),
-  );
+  const metrics = options.metrics;
+  const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) => {
+    if (!metrics) return delivery.handle(m, context);
+    const started = performance.now();
+    return delivery.handle(m, context).finally(() => metrics.handled((performance.now() - started) / 1000));
+  });
   if (rules && !rules.isReady()) {
     logger.warn({ database: rules.store?.dialect }, 'waiting for the rule database before consuming the outbox');
     await rules.ready();
@@ -90,6 +99,8 @@ export async function startDelivery(config: Config, logger: Logger): Promise<Run
   await consumer.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {
+    ready: () => consumer.consuming,
+    stats: () => ({ connectionsOut: pool.openConnections, budgetSlots: budgets.stats().leases }),
     async stop() {
       const started = Date.now();
       delivery.stopStarting();

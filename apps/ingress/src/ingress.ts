@@ -7,7 +7,9 @@ import { declaredSize, TransactionGate } from './message/transactions.js';
 import type { AccessPolicy } from './policy/access-policy.js';
 import type { Authenticator } from './policy/authenticator.js';
 import { PolicyHooks } from './policy/hooks.js';
-import { answer, answerAuth, answerData } from './smtp/callbacks.js';
+import { answer, answerAuth, answerData, smtpError } from './smtp/callbacks.js';
+import type { IngressMetrics } from './metrics.js';
+import type { Reply } from './smtp/replies.js';
 import { listenOn, type Listener } from './smtp/listen.js';
 import { serverOptions, tlsOptions, type TlsFiles } from './smtp/options.js';
 import { MtaqSMTPServer } from './smtp/server.js';
@@ -20,6 +22,8 @@ export interface IngressDeps {
   readonly publisher: Publisher;
   readonly policy: AccessPolicy;
   readonly authenticator: Authenticator;
+  /** Counters for /metrics (received, published, refused by reply code). */
+  readonly metrics?: IngressMetrics | undefined;
 }
 
 /**
@@ -39,10 +43,12 @@ export class Ingress {
   readonly #intake: MessageIntake;
   readonly #checks: InboundChecks | undefined;
   readonly #servers: MtaqSMTPServer[] = [];
+  readonly #metrics: IngressMetrics | undefined;
 
   constructor(deps: IngressDeps) {
     this.#config = deps.config;
     this.#auth = deps.authenticator;
+    this.#metrics = deps.metrics;
     this.#log = deps.logger.child({ component: 'ingress' });
     const transactions = new TransactionGate({
       limit: deps.config['smtp-max-inflight'],
@@ -59,6 +65,7 @@ export class Ingress {
       logger: this.#log,
       transactions,
       checks: this.#checks,
+      metrics: deps.metrics,
     });
   }
 
@@ -100,14 +107,31 @@ export class Ingress {
   /** One listener's server: the config's options, with smtp-server's hooks awaiting the policy and message stages. */
   #server(secure: boolean, tls: TlsFiles): MtaqSMTPServer {
     const policy = this.#policy;
+    const metrics = this.#metrics;
+    // every refusal, whatever the stage, counted by its reply code
+    const counted = <T>(outcome: Promise<T>, refusal: (value: T) => Reply | undefined): Promise<T> =>
+      metrics
+        ? outcome.then(
+            (value) => {
+              const reply = refusal(value);
+              if (reply) metrics.refused(reply.code);
+              return value;
+            },
+            (err: unknown) => {
+              metrics.refused(smtpError(err).responseCode);
+              throw err;
+            },
+          )
+        : outcome;
+    const refusalOf = (reply: Reply | undefined): Reply | undefined => reply;
     return new MtaqSMTPServer({
       ...serverOptions(this.#config, { secure, tls, auth: { configured: this.#auth.configured, mechanisms: this.#auth.mechanisms } }),
       onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
-      onConnect: (session, callback) => answer(policy.connect(session), callback),
-      onAuth: (auth, session, callback) => answerAuth(policy.authenticate(auth, session), callback),
-      onMailFrom: (address, session, callback) => answer(policy.mailFrom(address.address, session, declaredSize(address.args)), callback),
-      onRcptTo: (address, session, callback) => answer(policy.rcptTo(address.address, session), callback),
-      onData: (stream, session, callback) => answerData(this.#intake.receive(stream, session), callback),
+      onConnect: (session, callback) => answer(counted(policy.connect(session), refusalOf), callback),
+      onAuth: (auth, session, callback) => answerAuth(counted(policy.authenticate(auth, session), (d) => ('refusal' in d ? d.refusal : undefined)), callback),
+      onMailFrom: (address, session, callback) => answer(counted(policy.mailFrom(address.address, session, declaredSize(address.args)), refusalOf), callback),
+      onRcptTo: (address, session, callback) => answer(counted(policy.rcptTo(address.address, session), refusalOf), callback),
+      onData: (stream, session, callback) => answerData(counted(this.#intake.receive(stream, session), () => undefined), callback),
       onClose: (session) => policy.closed(session),
     });
   }

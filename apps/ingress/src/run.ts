@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { exposureWarnings, type Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { connectFromConfig, type Publisher } from '@mtaq/queue';
-import { Injector } from './inject/compose.js';
+import { Injector, type InjectRequest } from './inject/compose.js';
+import type { IngressMetrics } from './metrics.js';
 import { SpoolWatcher } from './inject/spool.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { Authenticator } from './policy/authenticator.js';
@@ -10,12 +11,16 @@ import { Ingress, type Listener } from './ingress.js';
 
 export interface RunningIngress {
   readonly listeners: Listener[];
+  /** Readiness: the confirm publisher is connected and the broker does not block it. */
+  ready(): boolean;
+  /** Injects over HTTP (`POST /v1/inject`): composed, published with confirms; answers the ids. */
+  inject(request: Omit<InjectRequest, 'extract'>): Promise<string[]>;
   /** Graceful stop: no new connections, sessions in flight finish, confirms drain, broker closes. */
   stop(): Promise<void>;
 }
 
 /** One ingress process: broker connection, confirm publisher, SMTP listeners. */
-export async function startIngress(config: Config, logger: Logger): Promise<RunningIngress> {
+export async function startIngress(config: Config, logger: Logger, options: { metrics?: IngressMetrics | undefined } = {}): Promise<RunningIngress> {
   if (cluster.isPrimary) for (const warning of exposureWarnings(config)) logger.warn(warning);
   const { broker, publisher } = await connectFromConfig(config, logger, 'ingress');
   let authenticator: Authenticator | undefined;
@@ -26,10 +31,10 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
     authenticator = await Authenticator.create(config, logger);
     const auth = authenticator;
     const policy = new AccessPolicy(config, { authConfigured: auth.configured, trustedNetworks: () => auth.trustedNetworks() });
-    ingress = new Ingress({ config, logger, publisher, policy, authenticator: auth });
+    ingress = new Ingress({ config, logger, publisher, policy, authenticator: auth, metrics: options.metrics });
     listeners = await ingress.listen();
     // the spool has one watcher per ingress: the primary (smtp-threads workers leave it alone)
-    if (cluster.isPrimary) spool = await startSpool(config, logger, publisher);
+    if (cluster.isPrimary) spool = await startSpool(config, logger, publisher, options.metrics);
   } catch (err) {
     await ingress?.close();
     await authenticator?.close();
@@ -38,8 +43,16 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
     throw err;
   }
   const started = ingress;
+  const injector = new Injector({ config, logger, metrics: options.metrics });
   return {
     listeners,
+    ready: () => publisher.available,
+    async inject(request) {
+      // the REST client is authenticated: its x-mq-* headers are honoured, like the CLI's (§5)
+      const batches = await injector.compose({ ...request, extract: true });
+      await injector.publish(publisher, batches);
+      return batches.flatMap((batch) => batch.documents.map((document) => document['message-id']));
+    },
     async stop() {
       await spool?.stop();
       await started.close();
@@ -55,7 +68,7 @@ export async function startIngress(config: Config, logger: Logger): Promise<Runn
  * sockets). The primary only supervises (and handles its own signals: it returns undefined); a
  * worker or a single process returns its running ingress for the caller to stop on a signal.
  */
-export async function runIngress(config: Config, logger: Logger): Promise<RunningIngress | undefined> {
+export async function runIngress(config: Config, logger: Logger, options: { metrics?: IngressMetrics | undefined } = {}): Promise<RunningIngress | undefined> {
   const threads = config['smtp-threads'];
   if (threads > 1 && cluster.isPrimary) {
     // the workers take SMTP; the primary watches the spool directory, with a broker connection of its own
@@ -63,7 +76,7 @@ export async function runIngress(config: Config, logger: Logger): Promise<Runnin
     if (config['spool-directory'] !== '') {
       const { broker, publisher } = await connectFromConfig(config, logger, 'spool');
       try {
-        const spool = (await startSpool(config, logger, publisher))!;
+        const spool = (await startSpool(config, logger, publisher, options.metrics))!;
         stopSpool = async () => {
           await spool.stop();
           await publisher.close();
@@ -78,15 +91,15 @@ export async function runIngress(config: Config, logger: Logger): Promise<Runnin
     superviseWorkers(threads, logger, stopSpool);
     return undefined;
   }
-  const running = await startIngress(config, logger);
+  const running = await startIngress(config, logger, options);
   if (cluster.isWorker) process.send?.({ type: 'listening', listeners: running.listeners });
   return running;
 }
 
 /** `spool-directory` watched and injected through `publisher`; undefined when the key is empty. */
-async function startSpool(config: Config, logger: Logger, publisher: Publisher): Promise<SpoolWatcher | undefined> {
+async function startSpool(config: Config, logger: Logger, publisher: Publisher, metrics?: IngressMetrics): Promise<SpoolWatcher | undefined> {
   if (config['spool-directory'] === '') return undefined;
-  const injector = new Injector({ config, logger });
+  const injector = new Injector({ config, logger, metrics });
   const spool = new SpoolWatcher({ config, injector, publisher, logger });
   await spool.start();
   return spool;

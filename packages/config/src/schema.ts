@@ -1,5 +1,7 @@
 import { amqpAddresses } from './amqp.js';
 import {
+  InvalidValue,
+  MASK,
   bool,
   cidrList,
   dsnNotify,
@@ -37,6 +39,7 @@ export type Group =
   | 'Cluster'
   | 'Process'
   | 'Worker'
+  | 'HTTP'
   | 'Legacy';
 
 /**
@@ -98,6 +101,7 @@ const logging = inGroup('Logging');
 const cluster = inGroup('Cluster');
 const proc = inGroup('Process');
 const worker = inGroup('Worker');
+const www = inGroup('HTTP');
 const legacy = inGroup('Legacy');
 
 /** The legacy broker keys (MailerQ 3.x) take effect by building rabbitmq-address (build.ts). */
@@ -115,6 +119,25 @@ const STORAGE_SCHEMES = [
   'mongodb', 'mongodb+srv', 'couchbase', 'couchbases', 'sqlite', 'mysql', 'postgresql', 'postgres', 'dir', 'directory', 's3',
 ];
 const DATABASE_SCHEMES = ['sqlite', 'mysql', 'postgresql', 'postgres'];
+
+/** One IP address (www-ip). */
+const oneIp: ValueType<string> = {
+  describe: 'IP address',
+  parse(value) {
+    const list = ipList.parse(value);
+    if (list.length !== 1) throw new InvalidValue('one IP address like "127.0.0.1"');
+    return list[0]!;
+  },
+  format: (value) => value,
+};
+/** HTTP port; empty = the server is off. */
+const optionalPort: ValueType<number> = {
+  describe: 'port',
+  parse: (value) => (value.trim() === '' ? 0 : port.parse(value)),
+  format: (value) => (value === 0 ? '' : String(value)),
+};
+/** Bearer tokens: a list, or file:///path (or an absolute path) of a file with one per line. */
+const tokenList: ValueType<readonly string[]> = { ...textList, describe: 'list of tokens or a file', mask: (value) => (value.length === 0 ? '' : MASK) };
 
 /** Default `send-log-format`, MailerQ's documented template. */
 const SEND_LOG_FORMAT =
@@ -367,8 +390,8 @@ export const schema = {
   'received-log-format': logging(text({ describe: 'template' }), '{$json}', 'Template of a received-log line ({$json} = the document without its mime, {$report}, {$date}, {$time})'),
 
   // ------------------------------------------------------------------ cluster (reference §9)
-  'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address', notYet),
-  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages', notYet),
+  'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address'),
+  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages (fanout): {"reload": true} after a rule change'),
   'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://', notYet),
   'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers', notYet),
 
@@ -384,6 +407,17 @@ export const schema = {
   'worker-failure-queue': worker(queueName, '', 'Queue for messages the script failed on, with a process/error result; empty = <rabbitmq-inbox>.failed'),
   'worker-retries': worker(int({ min: 0 }), '3', 'Times a message whose script error is transient is tried again (through a delay queue) before it goes to the failure queue'),
   'worker-retry-delay': worker(positiveDuration, '30', 'Seconds a message waits in the delay queue before a retry of a transient script error'),
+
+  // ------------------------------------------------------------------ HTTP server (health, metrics, REST)
+  'www-ip': www(oneIp, '127.0.0.1', 'Address of the HTTP server (health, readiness, metrics, REST API); a non-loopback address needs www-token'),
+  'www-port': www(optionalPort, '', 'Port of the HTTP server, one per process; empty = no HTTP server'),
+  'www-token': www(
+    tokenList,
+    '',
+    'Bearer tokens for the REST API (and /metrics off loopback): a list, or file:///path (or /path) of a file with one token per line',
+    { secret: true },
+  ),
+  'www-metrics-public': www(bool, 'false', 'Serve /metrics without a token even when www-ip is not a loopback address'),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
   'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set', buildsAddress),

@@ -27,10 +27,10 @@ test('an alias is named as written', () => {
 });
 
 test('command-line options and environment variables name themselves', () => {
-  const { warnings } = load({ argv: ['--storage-address', 'dir:///tmp/x', '--smtp-port', '2525'], env: { MTAQ_CLUSTER_ADDRESS: 'amqp://h/' } });
+  const { warnings } = load({ argv: ['--storage-address', 'dir:///tmp/x', '--smtp-port', '2525'], env: { MTAQ_STORAGE_TTL: '60' } });
   assert.deepEqual(warnings.map((w) => w.message), [
     `command line --storage-address: ${NO_EFFECT}`,
-    `environment MTAQ_CLUSTER_ADDRESS: ${NO_EFFECT}`,
+    `environment MTAQ_STORAGE_TTL: ${NO_EFFECT}`,
   ]);
 });
 

@@ -9,6 +9,7 @@ import {
   parseOutgoing,
   recipientsFromMime,
   type CliInfo,
+  type HttpInfo,
   type IncomingMessage,
   type SpoolInfo,
 } from '@mtaq/envelope';
@@ -18,12 +19,13 @@ import { MimeJson } from '../message/json-bytes.js';
 import { publishDocuments } from '../message/publish.js';
 import { detectReport } from '../message/reports/index.js';
 import { AddressPatterns } from '../policy/address-patterns.js';
+import type { IngressMetrics } from '../metrics.js';
 
 /** A message that cannot be injected as it is: retrying will not help (spool: fail directory; CLI: exit 65). */
 export class InjectInputError extends Error {}
 
 /** Where an injected message came from: §3's `spool` or `cli` property, in place of `connection`. */
-export type InjectOrigin = { readonly spool: SpoolInfo } | { readonly cli: CliInfo };
+export type InjectOrigin = { readonly spool: SpoolInfo } | { readonly cli: CliInfo } | { readonly http: HttpInfo };
 
 export interface InjectRequest {
   /** The file's bytes: a MIME message, or a JSON document (object or array of objects). */
@@ -63,8 +65,10 @@ export class Injector {
   readonly #local: AddressPatterns;
   readonly #nextId: () => string;
   readonly #log: Logger;
+  readonly #metrics: IngressMetrics | undefined;
 
-  constructor(deps: { config: Config; nextId?: () => string; logger: Logger }) {
+  constructor(deps: { config: Config; nextId?: () => string; logger: Logger; metrics?: IngressMetrics | undefined }) {
+    this.#metrics = deps.metrics;
     this.#config = deps.config;
     this.#nextId = deps.nextId ?? createMessageIdGenerator(deps.config['server-id']);
     this.#log = deps.logger;
@@ -78,7 +82,10 @@ export class Injector {
 
   /** Publishes every batch with confirms; rejects (a PublishError) when any copy was not confirmed. */
   async publish(publisher: Publisher, batches: readonly InjectBatch[], log: Logger = this.#log): Promise<void> {
-    const options = { config: this.#config, publisher, isLocal: (address: string) => this.#local.matches(address), log };
+    const metrics = this.#metrics;
+    const options = { config: this.#config, publisher, isLocal: (address: string) => this.#local.matches(address), log, metrics };
+    const first = batches[0]?.documents[0];
+    if (metrics && first) metrics.received('spool' in first ? 'spool' : 'http' in first ? 'http' : 'cli');
     for (const batch of batches) await publishDocuments(batch.documents, batch.mime, batch.report, options);
   }
 

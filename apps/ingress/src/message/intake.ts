@@ -11,6 +11,7 @@ import { composeDocuments, prepareMessage, type CheckAnnotations, type ComposedM
 import { detectReport, type ReportSummary } from './reports/index.js';
 import { publishDocuments, type PublishOptions } from './publish.js';
 import type { TransactionGate } from './transactions.js';
+import type { IngressMetrics } from '../metrics.js';
 import { ReceivedLog } from './received-log.js';
 
 /** What the message stage asks of the access policy (policy/access-policy.ts answers it). */
@@ -37,7 +38,18 @@ export class MessageIntake {
   /** received-log-file: one line per published document (undefined while it is empty). */
   readonly #receivedLog: ReceivedLog | undefined;
 
-  constructor(deps: { config: Config; publisher: Publisher; rules: ClientRules; logger: Logger; transactions?: TransactionGate; checks?: InboundChecks | undefined }) {
+  readonly #metrics: IngressMetrics | undefined;
+
+  constructor(deps: {
+    config: Config;
+    publisher: Publisher;
+    rules: ClientRules;
+    logger: Logger;
+    transactions?: TransactionGate;
+    checks?: InboundChecks | undefined;
+    metrics?: IngressMetrics | undefined;
+  }) {
+    this.#metrics = deps.metrics;
     this.#transactions = deps.transactions;
     this.#config = deps.config;
     this.#publisher = deps.publisher;
@@ -53,8 +65,9 @@ export class MessageIntake {
     try {
       const log = this.#log.child({ sid: session.id });
       const { composed, refusal } = await this.#compose(stream, session, log);
+      this.#metrics?.received('smtp');
       const { documents, mime, report, bytes } = composed;
-      const publish = { config: this.#config, publisher: this.#publisher, isLocal: (address: string) => this.#rules.isLocal(address), log };
+      const publish = { config: this.#config, publisher: this.#publisher, isLocal: (address: string) => this.#rules.isLocal(address), log, metrics: this.#metrics };
       if (refusal) {
         await this.#refuse(composed, refusal, publish);
         throw replyError(refusal);

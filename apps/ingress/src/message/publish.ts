@@ -4,6 +4,7 @@ import type { IncomingMessage } from '@mtaq/envelope';
 import { PublishError } from '@mtaq/errors';
 import type { Logger } from '@mtaq/log';
 import type { Publisher } from '@mtaq/queue';
+import type { IngressMetrics } from '../metrics.js';
 import type { MimeJson } from './json-bytes.js';
 
 /** A document with its id: what SMTP, the spool and `mtaq inject` publish. */
@@ -16,6 +17,8 @@ export interface PublishOptions {
   readonly isLocal: (address: string) => boolean;
   /** The session's logger. */
   readonly log: Logger;
+  /** Counts confirmed documents and the confirm latency (not for the refused queue). */
+  readonly metrics?: IngressMetrics | undefined;
 }
 
 /**
@@ -47,6 +50,7 @@ export async function publishDocuments(documents: Identified[], mime: MimeJson, 
   const targets = documents.map((m) => ({ message: m, queue: queue ?? queueFor(m, report, options) })).filter((t) => t.queue !== '');
   const gzip = config['rabbitmq-encoding'] === 'gzip';
   const withPriority = (config['rabbitmq-maxpriority'] ?? 0) > 0;
+  const started = performance.now();
   const results = await Promise.allSettled(
     targets.map(({ message, queue }) => {
       const priority = withPriority && typeof message['priority'] === 'number' ? message['priority'] : undefined;
@@ -60,7 +64,10 @@ export async function publishDocuments(documents: Identified[], mime: MimeJson, 
     }),
   );
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ mid: targets[i]!.message['message-id'], err: r.reason as Error }] : []));
-  if (failed.length === 0) return;
+  if (failed.length === 0) {
+    if (queue === undefined) options.metrics?.published(targets.length, (performance.now() - started) / 1000);
+    return;
+  }
   const confirmed = targets.filter((_, i) => results[i]!.status === 'fulfilled').map((t) => t.message['message-id']);
   // the client retries the whole message, so confirmed copies become duplicates: say which
   log.error(

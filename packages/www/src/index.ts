@@ -1,0 +1,4 @@
+export { isLoopback, loadTokens, TokenCheck, WwwConfigError, wwwTokens } from './auth.js';
+export { Metrics } from './metrics.js';
+export { BadRequest, BODY_SCHEMAS, normaliseRow, REST_KINDS, type RestKind, type RuleApi } from './rest.js';
+export { startWww, type HttpOrigin, type InjectCall, type InjectHandler, type RunningWww, type WwwOptions } from './server.js';
