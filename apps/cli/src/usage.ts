@@ -55,7 +55,7 @@ const COMMANDS: Record<string, CommandHelp> = {
     usage: 'mtaq pipeline [--config-file FILE] [--<key> VALUE]...',
     about: 'Runs the SMTP ingress and delivery in one process: mail received on smtp-port goes to rabbitmq-inbox,\ndelivery takes rabbitmq-outbox to the smarthost, the MX or delivery-folder.',
     options: SERVICE_OPTIONS,
-    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Delivery', 'DNS', 'Logging'],
+    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Delivery', 'DNS', 'Logging', 'HTTP'],
     footer: SERVICE_FOOTER,
   },
   ingress: {
@@ -64,14 +64,14 @@ const COMMANDS: Record<string, CommandHelp> = {
       'Runs the SMTP server: every accepted message becomes one JSON document per recipient on\nrabbitmq-inbox, and the client gets 250 only once RabbitMQ confirmed them all.\n' +
       'With spool-directory set, files dropped there are injected the same way (by the primary process only).',
     options: SERVICE_OPTIONS,
-    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Logging'],
+    groups: ['SMTP ingress', 'Spool', 'RabbitMQ', 'Logging', 'HTTP'],
     footer: SERVICE_FOOTER,
   },
   delivery: {
     usage: 'mtaq delivery [--config-file FILE] [--<key> VALUE]...',
     about: 'Consumes rabbitmq-outbox and delivers each message: smarthost, smtp-sink-address or the MX of the\nrecipient domain, or with none of them configured an .eml file in delivery-folder.',
     options: SERVICE_OPTIONS,
-    groups: ['Delivery', 'DNS', 'RabbitMQ', 'Logging'],
+    groups: ['Delivery', 'DNS', 'RabbitMQ', 'Logging', 'HTTP'],
     footer: SERVICE_FOOTER,
   },
   worker: {
