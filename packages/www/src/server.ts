@@ -147,7 +147,7 @@ export async function startWww(options: WwwOptions): Promise<RunningWww> {
       if (authenticate(request, reply) === undefined) return reply;
       return reply.send(await store(options.rules).list(kind));
     });
-    app.post(`/v1/${kind}`, { schema: { body: BODY_SCHEMAS[kind], response: { 201: anyObject, '4xx': errorBody, '5xx': errorBody } }, preValidation: requireToken }, async (request, reply) => {
+    app.post(`/v1/${kind}`, { schema: { body: BODY_SCHEMAS[kind], response: { 201: anyObject, '4xx': errorBody, '5xx': errorBody } }, bodyLimit: 64 * 1024, preValidation: requireToken }, async (request, reply) => {
       const row = normaliseRow(kind, request.body as Record<string, unknown>);
       const created = await store(options.rules).create(kind, row);
       log.info({ kind, id: created.id }, 'rule created');
