@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dkimVerify } from 'mailauth';
 import pg from 'pg';
-import { storeFromAddress, type RuleStore } from '@mtaq/rules';
+import { publishReload, storeFromAddress, type RuleStore } from '@mtaq/rules';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { dkimKey } from './helpers/dkim.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
@@ -109,6 +109,7 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
     let mtaq: MtaqProcess;
     let db: Database;
     const outbox = uniqueName('rules-outbox');
+    const exchange = uniqueName('rules-cluster');
     const q = { results: `${outbox}-results`, success: `${outbox}-success`, failure: `${outbox}-failure`, retry: `${outbox}-retry` };
     const key = dkimKey();
     const id = (name: string): string => `${name}-${RUN}`;
@@ -174,11 +175,17 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
           'delivery-method: smtp',
           `dns-servers: 127.0.0.1:${recorder.port}`,
           `database-address: ${db.address}`,
-          'database-ttl: 1',
+          // no periodic reload within the test: every edit reaches delivery through the cluster exchange (§9)
+          'database-ttl: 600',
+          `cluster-exchange: ${exchange}`,
           'server-id: 7',
         ].join('\n'),
       );
       mtaq = await startMtaq('delivery', ['--config-file', config]);
+      for (let i = 0; !mtaq.logs.some((l) => l['msg'] === 'listening for cluster rule reloads'); i++) {
+        if (i > 100) throw new Error('delivery does not listen on the cluster exchange');
+        await wait(50);
+      }
     });
 
     after(async () => {
@@ -188,13 +195,23 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
       await dns?.stop();
       await store?.close();
       await db?.drop();
-      await broker.deleteQueues(outbox, ...Object.values(q), `${outbox}.park.pause.2`, `${outbox}.delay.1`);
+      await broker.deleteQueues(outbox, ...Object.values(q), `${outbox}.park.pause.30`, `${outbox}.delay.600`, `${outbox}.delay.3600`);
+      await broker.channel.deleteExchange(exchange).catch(() => undefined);
       await broker.close();
       await redis?.stop();
     });
 
-    /** Rows made through the store reach the delivery process within database-ttl (1 s). */
-    const reload = (): Promise<void> => wait(1600);
+    /** After an edit, as the REST API does: `{"reload": true}` on the cluster exchange; resolves once delivery reloaded. */
+    const reload = async (): Promise<void> => {
+      const asked = (): number => mtaq.logs.filter((l) => l['msg'] === 'cluster asked for a rule reload').length;
+      const before = asked();
+      await publishReload(broker.channel, exchange);
+      for (let i = 0; asked() === before; i++) {
+        if (i > 100) throw new Error('no reload after the cluster message');
+        await wait(20);
+      }
+      await wait(300);
+    };
 
     test('C49 suppression → suppression/error with the entry\'s code, failure, no DNS lookup', async () => {
       await store.create('suppressions', { type: 'address', value: 't@x.net', code: 551, extended: '5.1.1', description: 'Spamtrap' });
@@ -224,7 +241,11 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
       assert.ok(mtaq.logs.some((l) => l['msg'] === 'paused: message parked'));
       assert.equal(await store.delete('pauses', pause.id), true);
       await store.delete('pauses', elsewhere.id);
+      const lifted = Date.now();
+      await reload();
       const doc = await take(q.success, 'c50', 10_000);
+      assert.ok(Date.now() - lifted < 8000, 'released when the pause is lifted, not after the 30 s park time');
+      assert.ok(mtaq.logs.some((l) => l['msg'] === 'pause lifted: parked messages released to the outbox' && (l['moved'] as number) >= 1));
       assert.equal((doc['results'] as Entry[]).length, 1, 'attempts intact: one entry');
       assert.equal(received('p@x.org'), 1);
       assert.ok(recorder.names.includes('x.org'), 'the DNS recorder does see the lookups delivery makes');

@@ -87,12 +87,15 @@ class Paused extends Error {
 }
 
 /**
- * Seconds a paused message waits in its park queue before it looks at the pauses again: the rule
- * snapshot changes at most every `database-ttl` seconds, so rechecking more often is wasted, and
- * less often than every 30 s would hold mail long after its pause was lifted.
+ * Seconds a paused message waits in its park queue before it looks at the pauses again. Lifting a
+ * pause releases the park queue at once (rules/release.ts, on the reload that no longer has it);
+ * this TTL is the safety net when that release could not run (broker away, process restarted).
  */
-export function pauseRecheckSeconds(config: Pick<Config, 'database-ttl'>): number {
-  return Math.min(Math.max(Math.ceil(config['database-ttl']), 2), 30);
+export const PAUSE_RECHECK_SECONDS = 30;
+
+/** The park queue of paused messages (§7.4 `<outbox>.park.<key>`), a TTL queue back into the outbox. */
+export function pauseParkQueue(outbox: string): string {
+  return `${outbox}.park.pause.${PAUSE_RECHECK_SECONDS}`;
 }
 
 interface Copy {
@@ -245,9 +248,8 @@ export class Delivery {
         }
         if (err instanceof Paused) {
           // paused is not a failure either (C50): parked without a results entry, rechecked later
-          const seconds = pauseRecheckSeconds(this.#config);
-          log.info({ pause: err.pause.id, recheck: seconds }, 'paused: message parked');
-          await this.#parkPaused(message, seconds, { id: copyId(identity, 'park') });
+          log.info({ pause: err.pause.id, recheck: PAUSE_RECHECK_SECONDS }, 'paused: message parked');
+          await this.#parkPaused(message, { id: copyId(identity, 'park') });
           return 'ack';
         }
         if (err instanceof TransactionAborted) return 'requeue';
@@ -483,15 +485,15 @@ export class Delivery {
   }
 
   /**
-   * A paused message waits in `<outbox>.park.pause.<seconds>` (§7.4), a TTL queue that dead-letters
-   * it back into the outbox, where it meets the pauses again: released within `seconds` of the pause
-   * being lifted (and the rules reloaded), with its `results` untouched.
+   * A paused message waits in {@link pauseParkQueue} (§7.4), a TTL queue that dead-letters it back
+   * into the outbox, where it meets the pauses again; lifting the pause releases the queue at once.
+   * Its `results` stay untouched.
    */
-  async #parkPaused(message: OutgoingMessage, seconds: number, copy: Copy): Promise<void> {
+  async #parkPaused(message: OutgoingMessage, copy: Copy): Promise<void> {
     const config = this.#config;
     const outbox = config['rabbitmq-outbox'];
-    const queue = delayQueue(outbox, seconds, config);
-    const name = `${outbox}.park.pause.${Math.ceil(seconds)}`;
+    const queue = delayQueue(outbox, PAUSE_RECHECK_SECONDS, config);
+    const name = pauseParkQueue(outbox);
     await this.#deps.declarer.ensure(name, queue.arguments, queue.redeclareWithinMs);
     await this.#publish(name, message, message, copy);
   }

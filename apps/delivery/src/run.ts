@@ -4,7 +4,9 @@ import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
 import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
 import { RuleCache } from '@mtaq/rules';
-import { Delivery } from './delivery.js';
+import { Delivery, pauseParkQueue } from './delivery.js';
+import { listenForClusterReloads } from './rules/cluster.js';
+import { onPauseLifted, releaseParked } from './rules/release.js';
 import { rulesFrom } from './rules/view.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { DkimSigner } from './dkim.js';
@@ -71,6 +73,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
   // seconds (a failed reload keeps the last good rules). Empty database-address: no rules, as before.
   const rules = config['database-address'].trim() === '' ? undefined : RuleCache.fromConfig(config, logger).start();
   const view = rules ? rulesFrom(rules) : undefined;
+  const stopListening = rules ? listenForClusterReloads(config, rules, logger) : undefined;
   const resolver = createResolver(config);
   const delivery = new Delivery({
     config,
@@ -92,6 +95,14 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     const started = performance.now();
     return delivery.handle(m, context).finally(() => metrics.handled((performance.now() - started) / 1000));
   });
+  // C50: a lifted pause releases its parked messages at once, not after their park time
+  rules?.onChange(
+    onPauseLifted(async () => {
+      const connection = broker.connection;
+      if (!connection) throw new Error('not connected to the broker');
+      return releaseParked(connection, pauseParkQueue(config['rabbitmq-outbox']), config['rabbitmq-exchange'], config['rabbitmq-outbox']);
+    }, logger.child({ component: 'rules' })),
+  );
   if (rules && !rules.isReady()) {
     logger.warn({ database: rules.store?.dialect }, 'waiting for the rule database before consuming the outbox');
     await rules.ready();
@@ -115,6 +126,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
       await consumer.close();
       pool.close();
       await claims.close();
+      await stopListening?.();
       await rules?.close();
       await budgets.close();
       await publisher.close();
