@@ -392,7 +392,7 @@ export const schema = {
   // ------------------------------------------------------------------ cluster (reference §9)
   'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address'),
   'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages (fanout): {"reload": true} after a rule change'),
-  'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://', notYet),
+  'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://'),
   'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers', notYet),
 
   // ------------------------------------------------------------------ process
