@@ -150,6 +150,7 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
         decide: (stage, info) => {
           const local = info.address?.split('@')[0] ?? '';
           if (stage === 'rcpt' && local.startsWith('c58')) return { code: 550, message: '5.7.1 Service unavailable, try again later' };
+          if (stage === 'rcpt' && local.startsWith('flood')) return { code: 421, message: '4.7.0 Too many messages from your IP' };
           return undefined;
         },
       });
@@ -296,6 +297,21 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
       const retry = await take(q.retry, 'c58-later');
       const next = Date.parse(`${(retry['nextattempt'] as { time: string }).time.replace(' ', 'T')}Z`);
       assert.ok(next - before > 3000_000, `next attempt an hour away, got ${new Date(next).toISOString()}`);
+    });
+
+    test('flood pattern (§7.9): a matching reply pauses source → domain; the next message waits out the pause, then goes', async () => {
+      await store.create('floods', { domain: 'y.org', pattern: '421 *too many*', match: 'wildcard', pauseSeconds: 3, reducedSeconds: 5, connections: 1, messagesPerMinute: null });
+      await reload();
+      await publish('flood', 'flood@y.org', { retries: [600] });
+      await take(q.retry, 'flood');
+      const published = Date.now();
+      await publish('after-flood', 'after@y.org');
+      await wait(1000);
+      assert.equal(received('after@y.org'), 0, 'held during the pause');
+      assert.ok(mtaq.logs.some((l) => l['msg'] === 'flood pattern pause: message parked'));
+      const doc = await take(q.success, 'after-flood', 8000);
+      assert.equal((doc['results'] as Entry[]).length, 1, 'parking added no entry');
+      assert.ok(Date.now() - published >= 2000, 'sent once the pause was over');
     });
 
     test('DKIM key table: a key for the From domain signs delivered mail', async () => {

@@ -30,10 +30,12 @@ import {
 import { BindError, DnsError, type Router, type SourceIps } from './routing/index.js';
 import {
   applyResponsePatterns,
+  FloodGuard,
   findForcedError,
   findPause,
   findSuppression,
   noRules,
+  replyText,
   type DeliveryFacts,
   type DeliveryRules,
   type Pause,
@@ -86,6 +88,13 @@ class Paused extends Error {
   }
 }
 
+/** Flood patterns (§7.9) paused every usable source IP for the domain: wait out the shortest pause. */
+class FloodPaused extends Error {
+  constructor(readonly seconds: number) {
+    super(`flood pause for ${seconds}s`);
+  }
+}
+
 /**
  * Seconds a paused message waits in its park queue before it looks at the pauses again. Lifting a
  * pause releases the park queue at once (rules/release.ts, on the reload that no longer has it);
@@ -124,6 +133,8 @@ export class Delivery {
   readonly #sendLog: SendLog | undefined;
   readonly #rules: DeliveryRules;
   readonly #instance: string;
+  /** Flood pattern pauses and reduced capacities per (source IP, domain), this process's own. */
+  readonly #floods = new FloodGuard();
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
@@ -252,10 +263,16 @@ export class Delivery {
           await this.#parkPaused(message, { id: copyId(identity, 'park') });
           return 'ack';
         }
+        if (err instanceof FloodPaused) {
+          log.info({ wait: err.seconds }, 'flood pattern pause: message parked');
+          await this.#park(message, err.seconds, { id: copyId(identity, 'park') });
+          return 'ack';
+        }
         if (err instanceof TransactionAborted) return 'requeue';
         throw err;
       }
       entry = resultEntry(outcome, new Date());
+      this.#observeFloods(message, entry, log);
       // §7.10 response patterns: may override the classification and change the message
       const patterned = this.#responsePatterns(message, entry, log);
       message = patterned.message;
@@ -321,7 +338,11 @@ export class Delivery {
     }
     let source: string;
     try {
-      const usable = await sources.usable(message);
+      const local = await sources.usable(message);
+      // §7.9 flood patterns: a source IP paused for this domain is not used while another is free
+      const floodDomain = recipientDomain(message.recipient);
+      const usable = local.filter((ip) => this.#floods.pausedFor(ip, floodDomain) === 0);
+      if (usable.length === 0) throw new FloodPaused(Math.min(...local.map((ip) => this.#floods.pausedFor(ip, floodDomain))));
       const family = route.hosts[0]?.addresses[0]?.includes(':') ? 6 : 4;
       source = sources.pick(usable, family) ?? sources.pick(usable)!;
     } catch (err) {
@@ -361,29 +382,36 @@ export class Delivery {
       abort: this.#abortUnsent.signal,
       begin,
     };
-    return pool.send({
-      scope,
-      hosts: route.hosts,
-      ehlo: await sources.ehloName(source),
-      auth: route.auth,
-      security: message.security ?? 'opportunistic',
-      envelope: {
-        from: message.envelope ?? '',
-        to: [message.recipient],
-        ...(dsn
-          ? {
-              dsn: {
-                ...(dsn.ret ? { ret: dsn.ret } : {}),
-                ...(dsn.envid ? { envid: dsn.envid } : {}),
-                ...(dsn.notify ? { notify: dsn.notify.split(',') } : {}),
-                ...(dsn.orcpt ? { orcpt: dsn.orcpt } : {}),
-              },
-            }
-          : {}),
-      },
-      message: await this.#deps.dkim.sign(message, edited),
-      guard,
-    });
+    // §7.9 reduced capacity after a flood reply: over it, the message waits like any over-budget one
+    const floodDomain = recipientDomain(message.recipient);
+    if (!this.#floods.enter(source, floodDomain)) throw new OverCapacity(`reduced capacity after a flood reply: ${source} → ${floodDomain}`);
+    try {
+      return await pool.send({
+        scope,
+        hosts: route.hosts,
+        ehlo: await sources.ehloName(source),
+        auth: route.auth,
+        security: message.security ?? 'opportunistic',
+        envelope: {
+          from: message.envelope ?? '',
+          to: [message.recipient],
+          ...(dsn
+            ? {
+                dsn: {
+                  ...(dsn.ret ? { ret: dsn.ret } : {}),
+                  ...(dsn.envid ? { envid: dsn.envid } : {}),
+                  ...(dsn.notify ? { notify: dsn.notify.split(',') } : {}),
+                  ...(dsn.orcpt ? { orcpt: dsn.orcpt } : {}),
+                },
+              }
+            : {}),
+        },
+        message: await this.#deps.dkim.sign(message, edited),
+        guard,
+      });
+    } finally {
+      this.#floods.leave(source, floodDomain);
+    }
   }
 
   /**
@@ -518,6 +546,19 @@ export class Delivery {
     const effect = applyResponsePatterns(patterns, message, entry, facts);
     if (effect.applied.length > 0) log.info({ patterns: effect.applied, code: entry.code }, 'response patterns applied');
     return { message: effect.message, entry: effect.entry, ...(effect.retryAfter !== undefined ? { retryAfter: effect.retryAfter } : {}) };
+  }
+
+  /** §7.9: a remote reply matching a flood pattern pauses its source IP → domain pair. */
+  #observeFloods(message: OutgoingMessage, entry: ResultEntry, log: Logger): void {
+    const floods = this.#rules.current().floods;
+    if (floods.length === 0 || entry.code === undefined || entry.to === undefined || entry.from === undefined) return;
+    const domain = recipientDomain(message.recipient);
+    const hit = this.#floods.observe(
+      floods,
+      { recipient: message.recipient, domain, source: entry.from, ...(typeof message.pool === 'string' ? { pool: message.pool } : {}), remotes: [entry.to], tags: tagsOf(message) },
+      replyText(entry),
+    );
+    if (hit) log.warn({ flood: hit.id, source: entry.from, domain, pause: hit.pauseSeconds, reduced: hit.reducedSeconds }, 'flood pattern matched: source → domain paused');
   }
 
   /** Not yet due, over budget or not checkable yet: wait in a delay queue; parking adds no result entry. */

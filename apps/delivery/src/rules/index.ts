@@ -1,7 +1,9 @@
 import type { DkimKey } from '@mtaq/envelope';
+import type { FloodPattern } from './flood.js';
 import type { ForcedError, Pause, ResponsePattern, Suppression } from './match.js';
 
 export * from './match.js';
+export { FloodGuard, type FloodPattern } from './flood.js';
 
 /** The rule tables delivery consults, as one consistent snapshot (one reload of the database). */
 export interface DeliveryRuleSet {
@@ -9,6 +11,8 @@ export interface DeliveryRuleSet {
   readonly pauses: readonly Pause[];
   readonly errors: readonly ForcedError[];
   readonly patterns: readonly ResponsePattern[];
+  /** Flood patterns (§7.9). */
+  readonly floods: readonly FloodPattern[];
   /** DKIM keys from the table; those whose domain is the From domain sign (§4). */
   readonly dkim: readonly DkimKey[];
 }
@@ -18,7 +22,7 @@ export interface DeliveryRules {
   current(): DeliveryRuleSet;
 }
 
-export const NO_RULES: DeliveryRuleSet = Object.freeze({ suppressions: [], pauses: [], errors: [], patterns: [], dkim: [] });
+export const NO_RULES: DeliveryRuleSet = Object.freeze({ suppressions: [], pauses: [], errors: [], patterns: [], floods: [], dkim: [] });
 
 /** No database configured: no rules, exactly as before there was a rule database. */
 export const noRules: DeliveryRules = { current: () => NO_RULES };

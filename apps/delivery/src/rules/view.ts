@@ -9,6 +9,7 @@ export function deliveryView(set: RuleSet): DeliveryRuleSet {
     pauses: set.pauses,
     errors: set.errors,
     patterns: set.patterns,
+    floods: set.floods,
     dkim: set.dkimkeys.map((row): DkimKey => {
       const canonicalization = /^(relaxed|simple)(\/(relaxed|simple))?$/.test(row.canonicalization ?? '')
         ? (row.canonicalization as DkimKey['canonicalization'])
