@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -329,3 +329,52 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
     });
   });
 }
+
+describe('delivery waits for the rule database before it consumes', () => {
+  test('an unreadable SQLite file: nothing consumed; once it can be read, the outbox is delivered', async () => {
+    const broker = await TestBroker.open();
+    const sink = await TestSink.start({ host: '127.0.0.1' });
+    const outbox = uniqueName('rules-wait-outbox');
+    const dir = mkdtempSync(join(tmpdir(), 'mtaq-rules-wait-'));
+    const sub = join(dir, 'db');
+    // broken: the file's directory is a plain file, so nothing can be opened or created there
+    writeFileSync(sub, 'not a directory');
+    let mtaq: MtaqProcess | undefined;
+    try {
+      await broker.channel.assertQueue(outbox, { durable: true });
+      await broker.channel.assertQueue(`${outbox}-success`, { durable: true });
+      const config = writeConfig(
+        [
+          'rabbitmq-address: amqp://guest:guest@127.0.0.1/',
+          `rabbitmq-outbox: ${outbox}`,
+          `rabbitmq-inbox: ${outbox}`,
+          `rabbitmq-success: ${outbox}-success`,
+          'rabbitmq-results: ',
+          'rabbitmq-failure: ',
+          'rabbitmq-retry: ',
+          'redis-address: ',
+          'smtp-default-ips: 127.0.0.1',
+          'smtp-sink-address: 127.0.0.1',
+          `smtp-sink-port: ${sink.port}`,
+          `database-address: sqlite://${join(sub, 'rules.sqlite')}`,
+        ].join('\n'),
+      );
+      mtaq = await startMtaq('delivery', ['--config-file', config], { ready: 'waiting for the rule database before consuming the outbox' });
+      await broker.publishJson(outbox, { 'message-id': `wait-${RUN}`, envelope: 'sender@example.com', recipient: 'wait@x.org', mime: MIME });
+      await wait(1500);
+      assert.equal(await broker.count(outbox), 1, 'not consumed while the rules cannot be read');
+      assert.equal(sink.received.length, 0);
+      rmSync(sub);
+      mkdirSync(sub);
+      const [doc] = await broker.takeJson(`${outbox}-success`, 1, 15_000);
+      assert.equal(doc?.['message-id'], `wait-${RUN}`);
+      assert.ok(mtaq.logs.some((l) => l['msg'] === 'delivering'));
+    } finally {
+      await mtaq?.stop().catch(() => undefined);
+      await sink.close().catch(() => undefined);
+      await broker.deleteQueues(outbox, `${outbox}-success`);
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
