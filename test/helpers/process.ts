@@ -23,11 +23,15 @@ export interface MtaqProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** A config file of the test's own, so ./etc/mtaq.conf never leaks into a test. */
+/**
+ * A config file of the test's own, so ./etc/mtaq.conf never leaks into a test; unless the test
+ * names one, a rule database of its own too (the built-in default is one file for the whole host).
+ */
 export function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mtaq-test-'));
   const file = join(dir, 'mtaq.conf');
-  writeFileSync(file, text);
+  const rules = /^\s*database-address\s*:/m.test(text) ? '' : `\ndatabase-address: sqlite://${join(dir, 'rules.sqlite')}\n`;
+  writeFileSync(file, text + rules);
   return file;
 }
 

@@ -81,7 +81,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     publisher,
     declarer: new QueueDeclarer(broker, { exchange: config['rabbitmq-exchange'], durable: config['rabbitmq-durable'] }),
     router: new Router(config, resolver),
-    sources: new SourceIps(config, resolver),
+    sources: new SourceIps(config, resolver, view ? { tablePools: () => view.current().pools } : {}),
     pool,
     budgets,
     claims,

@@ -21,6 +21,8 @@ export interface SourceIpOptions {
   ehloTtlMs?: number;
   /** Replaces `os.networkInterfaces()`, for the "all local addresses" fallback. */
   interfaces?: () => InterfaceTable;
+  /** Pools from the rule database (`pools`/`poolips`), merged with `ip-pools` at every lookup. */
+  tablePools?: () => ReadonlyMap<string, readonly string[]>;
   now?: () => number;
 }
 
@@ -35,6 +37,7 @@ export class SourceIps {
   readonly #interfaces: (() => InterfaceTable) | undefined;
   readonly #now: () => number;
   readonly #pools: ReadonlyMap<string, readonly string[]>;
+  readonly #tablePools: (() => ReadonlyMap<string, readonly string[]>) | undefined;
   readonly #ehloNames: ReadonlyMap<string, string>;
   readonly #local = new Map<string, Promise<boolean>>();
   readonly #ehlo = new Map<string, { name: Promise<string>; expires: number }>();
@@ -48,6 +51,7 @@ export class SourceIps {
     this.#interfaces = options.interfaces;
     this.#now = options.now ?? Date.now;
     this.#pools = config['ip-pools'];
+    this.#tablePools = options.tablePools;
     // Keys are free text in the config; normalising lets `::FFFF:10.0.0.5` find `10.0.0.5`.
     this.#ehloNames = new Map([...config['ehlo-names']].map(([ip, name]) => [isIp(ip) ? normalizeIp(ip) : ip, name]));
   }
@@ -65,8 +69,11 @@ export class SourceIps {
       return list;
     }
     if (typeof message.pool === 'string' && message.pool !== '') {
-      const members = this.#pools.get(message.pool);
-      if (members === undefined) throw new BindError(`unknown IP pool "${message.pool}"`);
+      // a pool may be in the config, in the rule database, or both: its members are the union
+      const configured = this.#pools.get(message.pool);
+      const tabled = this.#tablePools?.().get(message.pool);
+      if (configured === undefined && tabled === undefined) throw new BindError(`unknown IP pool "${message.pool}"`);
+      const members = [...(configured ?? []), ...(tabled ?? [])];
       if (members.length === 0) throw new BindError(`IP pool "${message.pool}" has no members`);
       return unique(members);
     }

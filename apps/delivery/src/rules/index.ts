@@ -15,6 +15,8 @@ export interface DeliveryRuleSet {
   readonly floods: readonly FloodPattern[];
   /** DKIM keys from the table; those whose domain is the From domain sign (§4). */
   readonly dkim: readonly DkimKey[];
+  /** IP pools from the `pools`/`poolips` tables: name → member IPs (a pool without rows is empty). */
+  readonly pools: ReadonlyMap<string, readonly string[]>;
 }
 
 /** Where delivery reads its rules: the latest good snapshot, synchronously. */
@@ -22,7 +24,7 @@ export interface DeliveryRules {
   current(): DeliveryRuleSet;
 }
 
-export const NO_RULES: DeliveryRuleSet = Object.freeze({ suppressions: [], pauses: [], errors: [], patterns: [], floods: [], dkim: [] });
+export const NO_RULES: DeliveryRuleSet = Object.freeze({ suppressions: [], pauses: [], errors: [], patterns: [], floods: [], dkim: [], pools: new Map() });
 
 /** No database configured: no rules, exactly as before there was a rule database. */
 export const noRules: DeliveryRules = { current: () => NO_RULES };

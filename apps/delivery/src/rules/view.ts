@@ -10,6 +10,7 @@ export function deliveryView(set: RuleSet): DeliveryRuleSet {
     errors: set.errors,
     patterns: set.patterns,
     floods: set.floods,
+    pools: poolsOf(set),
     dkim: set.dkimkeys.map((row): DkimKey => {
       const canonicalization = /^(relaxed|simple)(\/(relaxed|simple))?$/.test(row.canonicalization ?? '')
         ? (row.canonicalization as DkimKey['canonicalization'])
@@ -23,6 +24,16 @@ export function deliveryView(set: RuleSet): DeliveryRuleSet {
       };
     }),
   };
+}
+
+function poolsOf(set: RuleSet): Map<string, string[]> {
+  const pools = new Map<string, string[]>(set.pools.map((p) => [p.name, []]));
+  for (const member of set.poolips) {
+    const list = pools.get(member.pool);
+    if (list) list.push(member.ip);
+    else pools.set(member.pool, [member.ip]);
+  }
+  return pools;
 }
 
 /** Rules read from `current()` of a RuleCache (or anything handing out RuleSets), converted once per snapshot. */

@@ -45,6 +45,20 @@ describe('candidates (§7.7 priority order)', () => {
     assert.deepEqual(await sources().usable(msg({ ips: [NON_LOCAL, '127.0.0.3'] })), ['127.0.0.3']);
   });
 
+  test('pools from the rule database merge with ip-pools: a pool in either is known, members are the union', () => {
+    const config = configFromValues({ 'dns-servers': dns.server, 'ip-pools': 'bulk=127.0.0.8' }).config;
+    let table: ReadonlyMap<string, readonly string[]> = new Map([
+      ['bulk', ['127.0.0.9']],
+      ['tx', ['127.0.0.10']],
+    ]);
+    const s = new SourceIps(config, createResolver(config), { tablePools: () => table });
+    assert.deepEqual(s.candidates(msg({ pool: 'bulk' })), ['127.0.0.8', '127.0.0.9']);
+    assert.deepEqual(s.candidates(msg({ pool: 'tx' })), ['127.0.0.10']);
+    table = new Map();
+    assert.throws(() => s.candidates(msg({ pool: 'tx' })), isBindError, 'a reload that drops the pool is seen at once');
+    assert.deepEqual(s.candidates(msg({ pool: 'bulk' })), ['127.0.0.8']);
+  });
+
   test('C47: ips wins over pool', async () => {
     const s = sources({ 'ip-pools': 'bulk=127.0.0.8' });
     assert.deepEqual(await s.usable(msg({ ips: ['127.0.0.5'], pool: 'bulk' })), ['127.0.0.5']);
