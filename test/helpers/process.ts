@@ -30,7 +30,9 @@ export interface MtaqProcess {
 export function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mtaq-test-'));
   const file = join(dir, 'mtaq.conf');
-  const rules = /^\s*database-address\s*:/m.test(text) ? '' : `\ndatabase-address: sqlite://${join(dir, 'rules.sqlite')}\n`;
+  // the helper also writes other files (passwd, CSV): only a config gets the extra line
+  const isConfig = /^\s*(smtp|rabbitmq|delivery|redis|dns)-[a-z-]+\s*:/m.test(text);
+  const rules = !isConfig || /^\s*database-address\s*:/m.test(text) ? '' : `\ndatabase-address: sqlite://${join(dir, 'rules.sqlite')}\n`;
   writeFileSync(file, text + rules);
   return file;
 }
