@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
-import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
+import { startMtaq, writeConfig, writeTempFile, type MtaqProcess } from './helpers/process.js';
 import { SmtpTalk } from './helpers/smtp.js';
 import { freePort } from './helpers/ports.js';
 import { makeCertificate } from './helpers/tls.js';
@@ -165,7 +165,7 @@ describe('ingress access control', () => {
 
   test('C22 file:// backend (openssl passwd -6), 535 on a wrong password, throttle after repeated failures', async () => {
     const hash = execFileSync('openssl', ['passwd', '-6', 's3cret']).toString().trim();
-    const file = writeConfig(`alice:${hash}\n`);
+    const file = writeTempFile(`alice:${hash}\n`, 'passwd');
     const { port, mtaq } = await ingress([`smtp-auth: file://${file}`, 'smtp-auth-insecure: true', 'smtp-auth-max-failures: 3']);
     const smtp = await session(port, OUTSIDE);
     assert.equal((await smtp.command(`AUTH PLAIN ${plain('alice', 's3cret')}`)).code, 235);
@@ -189,8 +189,8 @@ describe('ingress access control', () => {
 
   test('concentrator setup: CSV users with network restriction, trusted-networks CSV, TLS required', async () => {
     const { cert, key } = makeCertificate();
-    const users = writeConfig('"User A","user1","password1",""\n"User B","user2","password2","127.0.0.5"\n');
-    const networks = writeConfig(`"Network 1","${TRUSTED}"\n`);
+    const users = writeTempFile('"User A","user1","password1",""\n"User B","user2","password2","127.0.0.5"\n');
+    const networks = writeTempFile(`"Network 1","${TRUSTED}"\n`);
     const { port } = await ingress([
       `smtp-auth-csv: ${users}`,
       'smtp-auth-csv-columns: username=1,password=2,network=3',

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -28,12 +28,16 @@ export interface MtaqProcess {
  * names one, a rule database of its own too (the built-in default is one file for the whole host).
  */
 export function writeConfig(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mtaq-test-'));
-  const file = join(dir, 'mtaq.conf');
-  // the helper also writes other files (passwd, CSV): only a config gets the extra line
-  const isConfig = /^\s*(smtp|rabbitmq|delivery|redis|dns)-[a-z-]+\s*:/m.test(text);
-  const rules = !isConfig || /^\s*database-address\s*:/m.test(text) ? '' : `\ndatabase-address: sqlite://${join(dir, 'rules.sqlite')}\n`;
-  writeFileSync(file, text + rules);
+  const file = writeTempFile(text, 'mtaq.conf');
+  if (/^\s*database-address\s*:/m.test(text)) return file;
+  writeFileSync(file, `${text}\ndatabase-address: sqlite://${join(dirname(file), 'rules.sqlite')}\n`);
+  return file;
+}
+
+/** Any other file a test hands to mtaq (passwd files, CSV), alone in a temporary directory. */
+export function writeTempFile(text: string, name = 'data'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'mtaq-test-')), name);
+  writeFileSync(file, text);
   return file;
 }
 

@@ -6,9 +6,10 @@
  */
 
 import type { ResultEntry } from '@mtaq/envelope';
+import type { MatchType } from '@mtaq/rules';
 
-/** How a reply pattern is compared with the reply (§7.9). */
-export type MatchType = 'exact' | 'substring' | 'wildcard' | 'regex';
+/** How a reply pattern is compared with the reply (§7.9): the rule database's own type. */
+export type { MatchType };
 
 /** Selector of pauses, forced errors and response patterns; an absent field (or `*`) matches anything. */
 export interface Selector {
