@@ -1,7 +1,8 @@
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** The rule tables the REST API serves, by their `/v1/<kind>` name. */
-export const REST_KINDS = ['suppressions', 'pauses', 'errors', 'patterns', 'pools', 'poolips', 'externalmtas'] as const;
+export const REST_KINDS = ['suppressions', 'pauses', 'errors', 'patterns', 'floods', 'pools', 'poolips', 'externalmtas', 'dkimkeys'] as const;
 export type RestKind = (typeof REST_KINDS)[number];
 
 /** What the REST routes need from the rule store (@mtaq/rules' RuleStore, adapted by the caller). */
@@ -28,6 +29,9 @@ const code = { type: 'integer', minimum: 200, maximum: 599 } as const;
 const extended = { type: ['string', 'null'], pattern: '^$|^[245]\\.\\d{1,3}\\.\\d{1,3}$' } as const;
 const selector = { pool: nullableText, mta: nullableText, domain: nullableText, ip: nullableText, tag: nullableText } as const;
 const description = { type: ['string', 'null'], maxLength: 1000 } as const;
+const matchType = { enum: ['exact', 'substring', 'substr', 'wildcard', 'fnmatch', 'regex'] } as const;
+const seconds = { type: 'integer', minimum: 0, maximum: 7 * 86400 } as const;
+const capacity = { type: ['integer', 'null'], minimum: 0 } as const;
 
 /** The POST body of each kind (JSON Schema, draft 7 as Fastify's Ajv takes it). */
 export const BODY_SCHEMAS: Record<RestKind, object> = {
@@ -58,10 +62,25 @@ export const BODY_SCHEMAS: Record<RestKind, object> = {
       domain: nullableText,
       tag: nullableText,
       pattern: { type: 'string', minLength: 1, maxLength: 1000 },
-      match: { enum: ['exact', 'substring', 'substr', 'wildcard', 'fnmatch', 'regex'] },
+      match: matchType,
       priority: { type: 'integer' },
       continue: { type: 'boolean' },
       actions: { type: 'object' },
+      description,
+    },
+  },
+  floods: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['pattern'],
+    properties: {
+      ...selector,
+      pattern: { type: 'string', minLength: 1, maxLength: 1000 },
+      match: matchType,
+      pauseSeconds: seconds,
+      reducedSeconds: seconds,
+      connections: capacity,
+      messagesPerMinute: capacity,
       description,
     },
   },
@@ -83,6 +102,18 @@ export const BODY_SCHEMAS: Record<RestKind, object> = {
     required: ['ip'],
     properties: { ip: { type: 'string', minLength: 1, maxLength: 64 }, hostname: nullableText, description },
   },
+  dkimkeys: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['domain', 'selector', 'key'],
+    properties: {
+      domain: { type: 'string', minLength: 1, maxLength: 253 },
+      selector: { type: 'string', minLength: 1, maxLength: 253 },
+      key: { type: 'string', minLength: 1, maxLength: 20000 },
+      headers: { type: ['array', 'null'], items: { type: 'string', minLength: 1, maxLength: 100 } },
+      canonicalization: { type: ['string', 'null'], enum: ['relaxed/relaxed', 'relaxed/simple', 'simple/relaxed', 'simple/simple', 'relaxed', 'simple', null] },
+    },
+  },
 };
 
 /** Selector fields that may not both be set (§7.10). */
@@ -98,7 +129,7 @@ const EXCLUSIVE: ReadonlyArray<readonly [string, string]> = [
 export function normaliseRow(kind: RestKind, body: Record<string, unknown>): Record<string, unknown> {
   const row: Record<string, unknown> = { ...body };
   for (const field of ['pool', 'mta', 'domain', 'ip', 'tag'] as const) {
-    if (kind === 'poolips' || kind === 'externalmtas') break;
+    if (kind === 'poolips' || kind === 'externalmtas' || kind === 'dkimkeys') break;
     if (row[field] === '*' || row[field] === '') row[field] = null;
   }
   for (const [a, b] of EXCLUSIVE) {
@@ -108,12 +139,44 @@ export function normaliseRow(kind: RestKind, body: Record<string, unknown>): Rec
     const value = row[field];
     if (typeof value === 'string' && isIP(value) === 0) throw new BadRequest(`body.${field}`, 'must be an IP address');
   }
-  if (kind === 'patterns' && row['match'] === 'regex') {
+  if ((kind === 'patterns' || kind === 'floods') && row['match'] === 'regex') {
     try {
       new RegExp(String(row['pattern']));
     } catch (err) {
       throw new BadRequest('body.pattern', `not a regular expression: ${(err as Error).message}`);
     }
   }
+  if (kind === 'dkimkeys') {
+    try {
+      createPrivateKey(String(row['key']));
+    } catch (err) {
+      throw new BadRequest('body.key', `not a PEM private key: ${(err as Error).message}`);
+    }
+  }
   return row;
+}
+
+/**
+ * A row as the REST API answers it. A DKIM key never leaves the database over HTTP: its row is
+ * answered with the public half instead — `publicKey` (the DNS record's `p=` value), the `record`
+ * to publish at `<selector>._domainkey.<domain>` and a SHA-256 `fingerprint` of the public key.
+ */
+export function presentRow(kind: RestKind, row: object): object {
+  if (kind !== 'dkimkeys') return row;
+  const { key, ...rest } = row as { key?: unknown } & Record<string, unknown>;
+  return { ...rest, ...publicHalf(String(key)) };
+}
+
+function publicHalf(pem: string): { keyType: string | null; publicKey: string | null; record: string | null; fingerprint: string | null } {
+  try {
+    const publicKey = createPublicKey(createPrivateKey(pem));
+    const type = publicKey.asymmetricKeyType ?? 'rsa';
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    // RFC 6376: p= is the SubjectPublicKeyInfo for RSA; RFC 8463: the 32 raw key bytes for Ed25519
+    const p = (type === 'ed25519' ? spki.subarray(spki.length - 32) : spki).toString('base64');
+    return { keyType: type, publicKey: p, record: `v=DKIM1; k=${type}; p=${p}`, fingerprint: `SHA256:${createHash('sha256').update(spki).digest('base64')}` };
+  } catch {
+    // rows written to the database by hand may hold a broken key: still listed, so they can be deleted
+    return { keyType: null, publicKey: null, record: null, fingerprint: null };
+  }
 }

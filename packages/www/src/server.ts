@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
-import { isLoopback, TokenCheck, wwwTokens } from './auth.js';
+import { isLoopback, TokenCheck, watchTokenFile, wwwTokens } from './auth.js';
 import type { Metrics } from './metrics.js';
-import { BadRequest, BODY_SCHEMAS, normaliseRow, REST_KINDS, type RestKind, type RuleApi } from './rest.js';
+import { BadRequest, BODY_SCHEMAS, normaliseRow, presentRow, REST_KINDS, type RestKind, type RuleApi } from './rest.js';
 
 /** §3's `http` property of an injected message. */
 export interface HttpOrigin {
@@ -145,14 +145,14 @@ export async function startWww(options: WwwOptions): Promise<RunningWww> {
   for (const kind of REST_KINDS) {
     app.get(`/v1/${kind}`, { schema: { response: { 200: { type: 'array', items: anyObject }, '4xx': errorBody, '5xx': errorBody } } }, async (request, reply) => {
       if (authenticate(request, reply) === undefined) return reply;
-      return reply.send(await store(options.rules).list(kind));
+      return reply.send((await store(options.rules).list(kind)).map((row) => presentRow(kind, row)));
     });
     app.post(`/v1/${kind}`, { schema: { body: BODY_SCHEMAS[kind], response: { 201: anyObject, '4xx': errorBody, '5xx': errorBody } }, bodyLimit: 64 * 1024, preValidation: requireToken }, async (request, reply) => {
       const row = normaliseRow(kind, request.body as Record<string, unknown>);
       const created = await store(options.rules).create(kind, row);
       log.info({ kind, id: created.id }, 'rule created');
       await changed();
-      return reply.code(201).send(created);
+      return reply.code(201).send(presentRow(kind, created));
     });
     app.delete(
       `/v1/${kind}/:id`,
@@ -220,6 +220,8 @@ export async function startWww(options: WwwOptions): Promise<RunningWww> {
   }
 
   await app.listen({ host: config['www-ip'], port: config['www-port'] });
+  // a token file is re-read on SIGHUP: tokens added or revoked without a restart
+  const unwatchTokens = watchTokenFile(config, tokens, log);
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : config['www-port'];
   log.info({ address: config['www-ip'], port, tokens: tokens.configured, metricsPublic: metricsOpen }, 'HTTP server listening');
@@ -230,7 +232,10 @@ export async function startWww(options: WwwOptions): Promise<RunningWww> {
     setInject: (handler) => {
       inject = handler;
     },
-    close: () => app.close(),
+    close: async () => {
+      unwatchTokens();
+      await app.close();
+    },
   };
 }
 
