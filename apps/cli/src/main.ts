@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config, type LoadResult } from '@mtaq/con
 import { startDelivery } from '@mtaq/delivery';
 import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
-import { BrokerLoginError } from '@mtaq/queue';
+import { BrokerLoginError, QueueMismatchError } from '@mtaq/queue';
 import { loadScript, startWorker, WorkerConfigError, workerQueues } from '@mtaq/worker';
 import { describeBrokerError } from './broker-errors.js';
 import { configCommand } from './config-command.js';
@@ -62,6 +62,11 @@ async function serve(
       // a wrong user or password in rabbitmq-address: one line naming the key, password masked
       const failure = describeBrokerError(err.cause, err.url, '');
       process.stderr.write(`mtaq: ${failure?.message ?? err.message}\n`);
+      return EX_CONFIG;
+    }
+    if (err instanceof QueueMismatchError) {
+      // e.g. a classic queue under rabbitmq-quorum: one line saying how to migrate it
+      process.stderr.write(`mtaq: ${err.message}\n`);
       return EX_CONFIG;
     }
     return 1;

@@ -23,6 +23,7 @@ import {
   resultEntry,
   targets,
   unusableAddress,
+  deadLetterReason,
   type AttemptOutcome,
   type Conclusion,
   type Publication,
@@ -593,8 +594,17 @@ export class Delivery {
     await Promise.all(queues.map((queue) => this.#publish(queue, document, {} as OutgoingMessage)));
   }
 
+  /**
+   * A message from the quorum outbox's dead-letter queue (past its delivery limit): concluded into
+   * the failure queues with an entry saying why. Throws when that publish fails (it is requeued there).
+   */
+  async deadLettered(amqp: ConsumeMessage): Promise<Disposition> {
+    await this.#giveUp(amqp, deadLetterReason(amqp.properties.headers as Record<string, unknown> | undefined), 'dead-lettered message concluded as failed');
+    return 'ack';
+  }
+
   /** After MAX_HANDLER_FAILURES: the message goes to the failure queues with the reason, or to the log. */
-  async #giveUp(amqp: ConsumeMessage, reason: string): Promise<void> {
+  async #giveUp(amqp: ConsumeMessage, reason: string, what = 'giving up on a message that keeps failing'): Promise<void> {
     const entry = resultEntry({ state: 'process', result: 'error', description: reason }, new Date());
     let document: object;
     try {
@@ -604,7 +614,7 @@ export class Delivery {
       document = { invalid: amqp.content.toString('utf8'), results: [entry] };
     }
     const queues = targets({}, 'failure', this.#config);
-    this.#log.error({ reason, queue: amqp.fields.routingKey, ...fingerprint(amqp.content), published: queues }, 'giving up on a message that keeps failing');
+    this.#log.error({ reason, queue: amqp.fields.routingKey, ...fingerprint(amqp.content), published: queues }, what);
     await Promise.all(queues.map((queue) => this.#publish(queue, document, {} as OutgoingMessage)));
   }
 

@@ -2,9 +2,10 @@ import { Redis } from 'ioredis';
 import type { Config } from '@mtaq/config';
 import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import { connectFromConfig, Consumer, QueueDeclarer } from '@mtaq/queue';
+import { connectFromConfig, Consumer, deadLetterQueue, QueueDeclarer } from '@mtaq/queue';
 import { RuleCache } from '@mtaq/rules';
 import { Delivery, pauseParkQueue } from './delivery.js';
+import { targets } from './outcome/index.js';
 import { listenForClusterReloads } from './rules/cluster.js';
 import { onPauseLifted, releaseParked } from './rules/release.js';
 import { rulesFrom } from './rules/view.js';
@@ -95,6 +96,14 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     const started = performance.now();
     return delivery.handle(m, context).finally(() => metrics.handled((performance.now() - started) / 1000));
   });
+  // Quorum: what the outbox dead-letters past its delivery limit is concluded into the failure queue.
+  // Without a failure (or results) queue it stays in the dead-letter queue for the operator.
+  const dead = deadLetterQueue(config['rabbitmq-outbox']);
+  const deadLetters =
+    config['rabbitmq-quorum'] && targets({}, 'failure', config).length > 0
+      ? new Consumer(broker, { queue: dead, prefetch: 10, logger }, (m) => delivery.deadLettered(m))
+      : undefined;
+  if (config['rabbitmq-quorum'] && !deadLetters) logger.warn({ queue: dead }, 'no failure or results queue: messages past the outbox delivery limit stay in its dead-letter queue');
   // C50: a lifted pause releases its parked messages at once, not after their park time
   rules?.onChange(
     onPauseLifted(async () => {
@@ -108,6 +117,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     await rules.ready();
   }
   await consumer.start();
+  await deadLetters?.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {
     ready: () => consumer.consuming,
@@ -124,6 +134,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
         }
       }
       await consumer.close();
+      await deadLetters?.stop(5000);
       pool.close();
       await claims.close();
       await stopListening?.();

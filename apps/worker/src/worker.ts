@@ -112,6 +112,7 @@ export async function startWorker(config: Config, logger: Logger, script: Script
     quorum: config['rabbitmq-quorum'],
     lazy: config['rabbitmq-lazy'],
     maxPriority: config['rabbitmq-maxpriority'] ?? 0,
+    outbox: config['rabbitmq-outbox'],
     persistent: config['rabbitmq-persistent'],
     gzip: config['rabbitmq-encoding'] === 'gzip',
     publishTimeout: config['rabbitmq-publish-timeout'],

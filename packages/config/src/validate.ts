@@ -48,7 +48,11 @@ export function validate(draft: Draft, errors: ConfigError[], warnings: ConfigWa
       fail('rabbitmq-durable', 'true when rabbitmq-quorum is on', 'must be true: quorum queues are always durable');
     }
     if (get('rabbitmq-lazy')) warn('rabbitmq-lazy', 'has no effect on quorum queues');
-    if (get('rabbitmq-maxpriority') > 0) warn('rabbitmq-maxpriority', 'quorum queues do not support x-max-priority');
+    // an error, not a warning: the priorities would silently stop working (RabbitMQ 3.10 refuses
+    // x-max-priority on a quorum queue, so mtaq would have to drop it from the declarations)
+    if (get('rabbitmq-maxpriority') > 0) {
+      fail('rabbitmq-maxpriority', '0 when rabbitmq-quorum is on', 'must be 0 (or unset) when rabbitmq-quorum is on: quorum queues have no message priorities');
+    }
   }
   if (get('rabbitmq-qos') > 0 && get('rabbitmq-minqos') > get('rabbitmq-qos')) {
     // Point at whichever of the two the operator actually wrote.

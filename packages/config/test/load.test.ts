@@ -275,6 +275,10 @@ test('cross-key checks name the key and where its value was set', () => {
   assert.match(clash.message, /smtp-secure-port: port 465 is also in smtp-port/);
   const quorum = loadError(() => loadText('rabbitmq-quorum: true\nrabbitmq-durable: false\n'));
   assert.match(quorum.message, /^etc\/mtaq\.conf:2: rabbitmq-durable: must be true/);
+  // quorum queues have no priorities: the pair is refused, naming the line of rabbitmq-maxpriority
+  const priorities = loadError(() => loadText('rabbitmq-quorum: true\nrabbitmq-maxpriority: 10\n'));
+  assert.match(priorities.message, /^etc\/mtaq\.conf:2: rabbitmq-maxpriority: must be 0 \(or unset\) when rabbitmq-quorum is on/);
+  assert.equal(loadText('rabbitmq-quorum: true\nrabbitmq-maxpriority: 0\n').config['rabbitmq-quorum'], true);
   const ok = loadText('smtp-certificate: /c\nsmtp-key: /k\nsmtp-secure-port: 465\n');
   assert.deepEqual(ok.config['smtp-secure-port'], [465]);
 });

@@ -3,12 +3,20 @@ import { connect, type ChannelModel } from 'amqplib';
 import { silentLogger, type Logger } from '@mtaq/log';
 
 export interface BrokerOptions {
-  /** One URL per broker node; connections rotate through them (reference I4). */
+  /**
+   * One URL per broker node (reference I4). The first that answers is used; when its connection
+   * drops, the others are tried at once, starting with the next, before any reconnect delay.
+   */
   readonly urls: readonly string[];
   readonly logger?: Logger;
   /** First reconnect delay in seconds; doubles per failed attempt up to `maxReconnectDelay`. */
   readonly reconnectDelay?: number;
   readonly maxReconnectDelay?: number;
+  /**
+   * Seconds one node may take to accept the connection and finish the AMQP handshake (default 5): an
+   * address that swallows packets must not hold up the nodes after it.
+   */
+  readonly connectTimeout?: number;
   /** AMQP heartbeat in seconds: how fast a silently dead broker is noticed. */
   readonly heartbeat?: number;
   /** Shown in the RabbitMQ management UI. */
@@ -35,6 +43,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #connection: ChannelModel | undefined;
   #node = 0;
   #attempt = 0;
+  /** When the current connection was made (epoch ms): one that drops at once is not failed over at once. */
+  #connectedAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #blocked = false;
@@ -60,17 +70,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * Connects once. Resolves when connected, or when the broker cannot be reached (it then keeps
-   * retrying in the background, so a process can start while RabbitMQ is still booting). Rejects
-   * only when the broker answered but `setup` failed, e.g. an existing queue with other arguments.
+   * Tries every node once, in order. Resolves when connected, or when no node can be reached (it
+   * then keeps retrying in the background, so a process can start while RabbitMQ is still booting).
+   * Rejects only when a node answered but refused the login, or `setup` failed, e.g. an existing
+   * queue with other arguments.
    */
   async start(): Promise<void> {
-    const url = this.#options.urls[this.#node % this.#options.urls.length]!;
-    const error = await this.#connectOnce();
+    const error = await this.#connectRound(true);
     if (error === undefined) return;
     if (error instanceof SetupError) throw error.cause;
     // a wrong user or password does not mend itself: a start-up error, not a retry loop
-    if (isLoginRefused(error)) throw new BrokerLoginError(url, error);
+    if (error instanceof BrokerLoginError) throw error;
     this.#scheduleReconnect(error);
   }
 
@@ -82,6 +92,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (connection) await connection.close().catch(() => undefined);
   }
 
+  /**
+   * One try at each node, starting with the one after the last tried; the last error, or undefined
+   * once connected. At start-up a refused login or a failed setup ends the round (they are the
+   * operator's to fix); later a node that fails either is passed over for the next.
+   */
+  async #connectRound(starting: boolean): Promise<Error | undefined> {
+    let last: Error | undefined;
+    for (let i = 0; i < this.#options.urls.length && !this.#closing; i++) {
+      const url = this.#options.urls[this.#node % this.#options.urls.length]!;
+      const error = await this.#connectOnce();
+      if (error === undefined) return undefined;
+      last = isLoginRefused(error) && starting ? new BrokerLoginError(url, error) : error;
+      if (starting && (error instanceof SetupError || isLoginRefused(error))) return last;
+      if (this.#options.urls.length > 1) this.#log.warn({ node: redactUrl(url), err: (error instanceof SetupError ? error.cause : error).message }, 'broker node unavailable, trying the next');
+    }
+    return last;
+  }
+
   async #connectOnce(): Promise<Error | undefined> {
     const urls = this.#options.urls;
     const url = urls[this.#node % urls.length]!;
@@ -89,6 +117,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     let connection: ChannelModel;
     try {
       connection = await connect(url, {
+        timeout: (this.#options.connectTimeout ?? 5) * 1000,
         heartbeat: this.#options.heartbeat ?? 10,
         clientProperties: { connection_name: this.#options.connectionName ?? 'mtaq' },
       } as Parameters<typeof connect>[1]);
@@ -105,7 +134,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       await connection.close().catch(() => undefined);
       return undefined;
     }
-    this.#attempt = 0;
+    // the node after this one is tried first when this connection drops
+    this.#node = urls.indexOf(url) + 1;
+    this.#connectedAt = Date.now();
     this.#blocked = false;
     this.#connection = connection;
     connection.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'broker connection error'));
@@ -127,8 +158,20 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
     this.#blocked = false;
+    // A connection that lived a while fails over to the other nodes at once; one that drops right
+    // after it was made (a node that accepts and then closes) goes on with the growing delay.
+    const stable = Date.now() - this.#connectedAt >= STABLE_MS;
+    if (stable) this.#attempt = 0;
     this.emit('disconnected', err);
-    if (!this.#closing) this.#scheduleReconnect(err ?? new Error('connection closed'));
+    if (this.#closing) return;
+    this.#log.warn({ err: err?.message }, 'broker connection lost');
+    if (stable) void this.#reconnectRound();
+    else this.#scheduleReconnect(err ?? new Error('connection closed'));
+  }
+
+  async #reconnectRound(): Promise<void> {
+    const error = await this.#connectRound(false);
+    if (error !== undefined) this.#scheduleReconnect(error instanceof SetupError ? error.cause : error);
   }
 
   #scheduleReconnect(error: Error): void {
@@ -143,13 +186,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     } else {
       this.#log.error({ err: error.message, retryIn: delay }, 'broker unavailable, reconnecting');
     }
-    this.#timer = setTimeout(() => {
-      void this.#connectOnce().then((err) => {
-        if (err !== undefined) this.#scheduleReconnect(err instanceof SetupError ? err.cause : err);
-      });
-    }, delay * 1000);
+    this.#timer = setTimeout(() => void this.#reconnectRound(), delay * 1000);
   }
 }
+
+/** A connection younger than this (ms) that drops does not reset the reconnect backoff. */
+const STABLE_MS = 5000;
 
 /** amqplib's error for a refused login: `403 (ACCESS-REFUSED)` in the handshake. */
 function isLoginRefused(error: Error): boolean {

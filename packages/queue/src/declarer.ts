@@ -1,4 +1,5 @@
 import type { Broker } from './broker.js';
+import { mismatchError } from './topology.js';
 
 /**
  * Declares queues on demand (delay and park queues whose names depend on the message) once per
@@ -37,7 +38,10 @@ export class QueueDeclarer {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     try {
-      await channel.assertQueue(queue, { durable: this.#durable, arguments: args });
+      await channel.assertQueue(queue, { durable: this.#durable, arguments: args }).catch((err: Error) => {
+        // e.g. a classic delay queue left from before rabbitmq-quorum was turned on
+        throw mismatchError(queue, err, args['x-queue-type'] === 'quorum');
+      });
       if (this.#exchange) await channel.bindQueue(queue, this.#exchange, queue);
     } finally {
       await channel.close().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { queueArguments, type TopologyOptions } from './topology.js';
+import { AT_LEAST_ONCE_DEAD_LETTERING, queueArguments, type TopologyOptions } from './topology.js';
 
 /**
  * Delays on RabbitMQ (reference §7.4 [design]): a message that must wait sits in a queue whose
@@ -25,7 +25,8 @@ export const MIN_DELAY_QUEUE_EXPIRES_MS = 60_000;
 /**
  * The delay queue `<target>.delay.<seconds>` (rounded up to whole seconds: the name and TTL must be
  * integers) that dead-letters into `target` through `exchange`. Its arguments combine the arguments
- * every mtaq queue gets (quorum / lazy / `x-max-priority`, C55) with the delay ones, computed
+ * every mtaq queue gets (quorum / lazy / `x-max-priority`, C55) with the delay ones (under quorum
+ * with at-least-once dead-lettering), computed
  * identically on every call because RabbitMQ refuses a re-declaration with different arguments.
  */
 export function delayQueueFor(
@@ -45,6 +46,9 @@ export function delayQueueFor(
     'x-dead-letter-exchange': options.exchange,
     'x-dead-letter-routing-key': target,
     'x-expires': expires,
+    // under quorum a retry is dead-lettered at-least-once: it leaves the delay queue only once the
+    // target confirmed it, so a broker failover between the two cannot make it vanish
+    ...(options.quorum ? AT_LEAST_ONCE_DEAD_LETTERING : {}),
   };
   return { name: `${target}.delay.${whole}`, arguments: args, redeclareWithinMs: expires - ttl };
 }

@@ -16,6 +16,8 @@ export interface ConnectOptions {
   readonly quorum?: boolean;
   readonly lazy?: boolean;
   readonly maxPriority?: number;
+  /** `rabbitmq-outbox`: under quorum it is declared with mtaq's delivery limit and dead-letter queue. */
+  readonly outbox?: string;
   /** delivery-mode 2 (default true: mail on a queue should survive a broker restart). */
   readonly persistent?: boolean;
   /** Compress every publish (`content-encoding: gzip`), as `rabbitmq-encoding: gzip`. Default false. */
@@ -141,6 +143,7 @@ export class Client {
       lazy: o.lazy ?? false,
       maxPriority: o.maxPriority ?? 0,
       queues,
+      ...(o.outbox !== undefined ? { outbox: o.outbox } : {}),
     };
   }
 

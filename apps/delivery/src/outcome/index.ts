@@ -33,3 +33,4 @@ export { buildDsn, wantsDsn, notifyEvents, rfc5322Date, type DsnEvent, type DsnO
 export { conclude, type Conclusion, type Publication } from './conclusion.js';
 export { loopingQueue, consumedByDelivery } from './loops.js';
 export { unusableAddress } from './input.js';
+export { deadLetterReason } from './dead-letter.js';

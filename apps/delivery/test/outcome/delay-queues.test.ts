@@ -28,9 +28,11 @@ test('delay queue naming and arguments (§7.4)', () => {
   assert.equal(named.redeclareWithinMs, MIN_DELAY_QUEUE_EXPIRES_MS - 5000);
   assert.equal(delayQueue('outbox', 1.2, testConfig()).name, 'outbox.delay.2');
   assert.throws(() => delayQueue('outbox', 0, testConfig()), RangeError);
-  // Quorum queues refuse x-max-priority; the shared argument rules apply to delay queues too.
-  const quorum = delayQueue('outbox', 60, testConfig({ 'rabbitmq-quorum': 'true', 'rabbitmq-maxpriority': '4' }));
+  // Under quorum (which refuses priorities, in the config already) a retry is dead-lettered at-least-once.
+  const quorum = delayQueue('outbox', 60, testConfig({ 'rabbitmq-quorum': 'true' }));
   assert.equal(quorum.arguments['x-queue-type'], 'quorum');
+  assert.equal(quorum.arguments['x-dead-letter-strategy'], 'at-least-once');
+  assert.equal(quorum.arguments['x-overflow'], 'reject-publish');
   assert.equal('x-max-priority' in quorum.arguments, false);
 });
 
