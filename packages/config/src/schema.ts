@@ -414,7 +414,7 @@ export const schema = {
   'www-token': www(
     tokenList,
     '',
-    'Bearer tokens for the REST API (and /metrics off loopback): a list, or file:///path (or /path) of a file with one token per line',
+    'Bearer tokens for the REST API (and /metrics off loopback): a list, or file:///path (or /path) of a file with one token per line, re-read on SIGHUP',
     { secret: true },
   ),
   'www-metrics-public': www(bool, 'false', 'Serve /metrics without a token even when www-ip is not a loopback address'),
