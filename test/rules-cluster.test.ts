@@ -11,7 +11,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import { publishReload } from '@mtaq/rules';
+import { postgresBackend } from '../packages/rules/test/backends.js';
 import { TestBroker, uniqueName } from './helpers/amqp.js';
 import { freePort } from './helpers/ports.js';
 import { startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
@@ -22,19 +23,8 @@ type Doc = Record<string, unknown>;
 
 const RUN = `${process.pid}_${Date.now().toString(36)}`;
 const TOKEN = 'cluster-token-5e2f90';
-const PG_ADMIN = process.env['MTAQ_TEST_PG'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const MIME = 'From: sender@example.com\r\nTo: someone@example.org\r\nSubject: cluster\r\n\r\nHello\r\n';
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function pgAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Waits until `found` holds, checking every 25 ms. */
 async function until(what: string, found: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
@@ -56,8 +46,8 @@ interface Node {
 }
 
 describe('rules across two delivery nodes: cluster:true binds every node, cluster:false only its owner', () => {
-  const database = `mtaq_rules_cluster_${RUN}`;
-  const address = `postgresql://${new URL(PG_ADMIN).username}@${new URL(PG_ADMIN).host}/${database}`;
+  // a PostgreSQL database of this test's own, dropped at the end
+  const postgres = postgresBackend();
   const exchange = uniqueName('rules-cluster-x');
   let broker: TestBroker;
   let sink: TestSink;
@@ -105,7 +95,7 @@ describe('rules across two delivery nodes: cluster:true binds every node, cluste
 
   before(async () => {
     broker = await TestBroker.open();
-    await pgAdmin(`create database ${database}`);
+    const address = await postgres.fresh();
     sink = await TestSink.start({ host: '127.0.0.1', name: 'sink.cluster.test' });
     www = await freePort();
     const config = (n: Node, serverId: number, extra: string[]): string =>
@@ -139,7 +129,13 @@ describe('rules across two delivery nodes: cluster:true binds every node, cluste
     ]);
     nodes.A.process = a;
     nodes.B.process = b;
-    for (const n of [nodes.A, nodes.B]) await until(`node ${n.name} on the cluster exchange`, () => logs(n, 'listening for cluster rule reloads').length > 0);
+    // both nodes listen on the cluster exchange once a {"reload": true} published there reloads them
+    // (asked until it does: a node binds its queue to the exchange a moment after it says "delivering")
+    await until('both nodes to reload on a cluster message', async () => {
+      await publishReload(broker.channel, exchange);
+      await wait(150);
+      return logs(nodes.A, 'rules reloaded').length > 0 && logs(nodes.B, 'rules reloaded').length > 0;
+    });
   });
 
   after(async () => {
@@ -148,7 +144,7 @@ describe('rules across two delivery nodes: cluster:true binds every node, cluste
     await broker.deleteQueues(...nodes.A.queues, ...nodes.B.queues);
     await broker.channel.deleteExchange(exchange).catch(() => undefined);
     await broker.close();
-    await pgAdmin(`drop database if exists ${database} with (force)`);
+    await postgres.cleanup();
   });
 
   test('a cluster:true pause made through A holds mail on B (parked, nothing sent, no result) until it is deleted through A', async () => {
