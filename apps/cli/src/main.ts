@@ -15,6 +15,7 @@ import { stopOnSignal } from './lifecycle.js';
 import { startProcessHttp, wwwProblem } from './http.js';
 import { passwordCommand } from './password.js';
 import { queueCommand } from './queue-command.js';
+import { clusterCommand } from './cluster-command.js';
 import { commandUsage, hasCommandHelp, USAGE } from './usage.js';
 import { INJECT_OPTIONS, injectCommand } from './inject-command.js';
 import { dkimCommand } from './dkim-command.js';
@@ -22,7 +23,7 @@ import { dkimCommand } from './dkim-command.js';
 type Command = (loaded: LoadResult, words: string[]) => Promise<number> | number;
 
 /** Options of a command that are not config keys. */
-const COMMAND_OPTIONS: Record<string, string[]> = { queue: ['--count'], password: ['--hash'], config: ['--strict'], inject: INJECT_OPTIONS };
+const COMMAND_OPTIONS: Record<string, string[]> = { cluster: ['--json'], queue: ['--count'], password: ['--hash'], config: ['--strict'], inject: INJECT_OPTIONS };
 
 /** Starts services, stops them on SIGTERM/SIGINT; a start failure exits non-zero with the reason. */
 async function serve(
@@ -179,10 +180,13 @@ const commands: Record<string, Command> = {
   config: configCommand,
   password: (_loaded, words) => passwordCommand(words),
   queue: (loaded, words) => queueCommand(loaded.config, words),
+  cluster: (loaded, words) => clusterCommand(loaded.config, words),
   inject: (loaded, words) => injectCommand(loaded.config, words),
 };
 
-async function main(argv: string[]): Promise<number> {
+async function main(input: string[]): Promise<number> {
+  // MailerQ's `--list-cluster` is `mtaq cluster list`
+  const argv = input.includes('--list-cluster') ? ['cluster', 'list', ...input.filter((word) => word !== '--list-cluster')] : input;
   const [name, ...words] = argv;
   // `mtaq worker --script FILE` is --worker-script FILE
   const args = name === 'worker' ? words.map((word) => (word === '--script' ? '--worker-script' : word)) : words;

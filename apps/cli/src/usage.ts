@@ -12,6 +12,8 @@ Usage:
   mtaq config keys                                     list every configuration key with its default and status
   mtaq queue peek [QUEUE] [--count N]                  print messages of a queue (default: the inbox)
                                                        as JSON lines, leaving them on the queue
+  mtaq cluster list [--json]                           list the delivery nodes, their source IPs and queues
+                                                       (MailerQ: --list-cluster)
   mtaq inject [FILE|-] [--envelope ADDR] [--recipient ADDR]...
                                                        queue a MIME message or JSON document (file or stdin)
   mtaq password [--hash bcrypt|sha512-crypt|sha256-crypt|sha256|sha384|sha512]
@@ -108,6 +110,16 @@ const COMMANDS: Record<string, CommandHelp> = {
       'they are taken unacknowledged and handed back, so RabbitMQ marks them redelivered.',
     options: [['--count N', 'how many messages (default 10)'], ...CONFIG_OPTIONS, HELP],
     footer: 'Exit status: 0 shown, 2 bad usage, 66 no such queue, 69 RabbitMQ unreachable, 78 login or virtual host refused.',
+  },
+  cluster: {
+    usage: 'mtaq cluster list [--json] [--config-file FILE] [--<key> VALUE]...   (or: mtaq --list-cluster)',
+    about:
+      'Sends {"hello": true} on cluster-exchange (at cluster-address) and prints, for every delivery node that\n' +
+      'answers within cluster-timeout seconds, its server-id, host, own queue, the source IPs and pools it owns\n' +
+      'and its HTTP server. --json prints each announcement as a JSON line.',
+    options: [['--json', 'one JSON announcement per line'], ...CONFIG_OPTIONS, HELP],
+    groups: ['Cluster'],
+    footer: 'Exit status: 0 listed (possibly none), 2 bad usage, 69 cluster broker unreachable.',
   },
   inject: {
     usage: 'mtaq inject [FILE|-] [--envelope ADDR] [--recipient ADDR]... [--config-file FILE] [--<key> VALUE]...',

@@ -42,6 +42,8 @@ import {
   type Pause,
 } from './rules/index.js';
 import type { DkimSigner } from './dkim.js';
+import { AwaitOwner, ForwardTo, OWNER_WAIT_SECONDS, type Placement } from './cluster/placement.js';
+import { HOPS_HEADER, hopsOf } from './cluster/ownership.js';
 import { SendLog } from './send-log.js';
 import { writeToFolder } from './transport/folder.js';
 import { applyHeaderEdits, headerEditsProblem } from './transport/header-edits.js';
@@ -68,6 +70,8 @@ export interface DeliveryDeps {
    * instance they name (`server-id`, as text). Default `String(config['server-id'])`.
    */
   readonly instance?: string;
+  /** Which node of the cluster sends a message (§9); absent = this process sends from any IP it can bind. */
+  readonly placement?: Placement;
 }
 
 /** Seconds an over-capacity message waits in a delay queue before it is tried again. */
@@ -250,7 +254,7 @@ export class Delivery {
     } else {
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.#attempt(message, context, begin, log);
+        outcome = await this.#attempt(message, context, begin, log, hopsOf(amqp.properties.headers));
       } catch (err) {
         if (claim) await this.#deps.claims.release(claim);
         if (err instanceof OverCapacity) {
@@ -262,6 +266,23 @@ export class Delivery {
           // paused is not a failure either (C50): parked without a results entry, rechecked later
           log.info({ pause: err.pause.id, recheck: PAUSE_RECHECK_SECONDS }, 'paused: message parked');
           await this.#parkPaused(message, { id: copyId(identity, 'park') });
+          return 'ack';
+        }
+        if (err instanceof ForwardTo) {
+          // §9: another live node owns the IPs; its queue takes the message, this copy is acked after the confirm
+          log.info({ node: err.node['server-id'], queue: err.node.queue }, 'source IPs belong to another node: forwarded');
+          try {
+            await this.#forward(message, err.node.queue, hopsOf(amqp.properties.headers) + 1, { id: copyId(identity, 'park') });
+          } catch (failed) {
+            // its queue is missing or the broker refused: the message waits and is placed again
+            log.warn({ queue: err.node.queue, err: (failed as Error).message }, 'cannot forward: message parked');
+            await this.#park(message, OWNER_WAIT_SECONDS, { id: copyId(identity, 'park') });
+          }
+          return 'ack';
+        }
+        if (err instanceof AwaitOwner) {
+          log.info({ wait: err.seconds, reason: err.message }, 'source IPs belong to a node that cannot take it now: message parked');
+          await this.#park(message, err.seconds, { id: copyId(identity, 'park') });
           return 'ack';
         }
         if (err instanceof FloodPaused) {
@@ -292,7 +313,7 @@ export class Delivery {
   }
 
   /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
-  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>, log: Logger): Promise<AttemptOutcome> {
+  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>, log: Logger, hops = 0): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
     // One snapshot of the rules for the whole attempt, so a reload halfway cannot mix two versions.
     const rules = this.#rules.current();
@@ -339,7 +360,7 @@ export class Delivery {
     }
     let source: string;
     try {
-      const local = await sources.usable(message);
+      const local = this.#deps.placement ? await this.#deps.placement.usable(message, hops) : await sources.usable(message);
       // §7.9 flood patterns: a source IP paused for this domain is not used while another is free
       const floodDomain = recipientDomain(message.recipient);
       const usable = local.filter((ip) => this.#floods.pausedFor(ip, floodDomain) === 0);
@@ -560,6 +581,21 @@ export class Delivery {
       replyText(entry),
     );
     if (hit) log.warn({ flood: hit.id, source: entry.from, domain, pause: hit.pauseSeconds, reduced: hit.reducedSeconds }, 'flood pattern matched: source → domain paused');
+  }
+
+  /**
+   * To another node's own queue (§9), stamped as a copy (a crash between this publish and the ack
+   * leaves two copies of one attempt; the claim lets only one of them be sent) and with its hop
+   * count, so the receiving node does not forward it again.
+   */
+  async #forward(message: OutgoingMessage, queue: string, hops: number, copy: Copy): Promise<void> {
+    const { body, contentEncoding } = encodeMessage(message, { gzip: this.#config['rabbitmq-encoding'] === 'gzip' });
+    const priority = publishPriority(message, this.#config);
+    await this.#deps.publisher.publish(queue, body, {
+      ...(contentEncoding ? { contentEncoding } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+      headers: { [COPY_HEADER]: copy.id, [HOPS_HEADER]: hops },
+    });
   }
 
   /** Not yet due, over budget or not checkable yet: wait in a delay queue; parking adds no result entry. */

@@ -1,3 +1,4 @@
 export { Delivery, type DeliveryDeps } from './delivery.js';
 export { startDelivery, type RunningDelivery } from './run.js';
 export type { DeliveryMetrics } from './metrics.js';
+export { listCluster, ClusterUnreachable, type Announcement } from './cluster/index.js';

@@ -2,11 +2,12 @@ import { Redis } from 'ioredis';
 import type { Config } from '@mtaq/config';
 import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import { connectFromConfig, Consumer, deadLetterQueue, QueueDeclarer } from '@mtaq/queue';
+import { connectFromConfig, Consumer, deadLetterQueue, QueueDeclarer, type MessageHandler } from '@mtaq/queue';
 import { RuleCache } from '@mtaq/rules';
 import { Delivery, pauseParkQueue } from './delivery.js';
 import { targets } from './outcome/index.js';
 import { listenForClusterReloads } from './rules/cluster.js';
+import { ClusterNode } from './cluster/node.js';
 import { onPauseLifted, releaseParked } from './rules/release.js';
 import { rulesFrom } from './rules/view.js';
 import type { DeliveryMetrics } from './metrics.js';
@@ -74,15 +75,20 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
   // seconds (a failed reload keeps the last good rules). Empty database-address: no rules, as before.
   const rules = config['database-address'].trim() === '' ? undefined : RuleCache.fromConfig(config, logger).start();
   const view = rules ? rulesFrom(rules) : undefined;
-  const stopListening = rules ? listenForClusterReloads(config, rules, logger) : undefined;
   const resolver = createResolver(config);
+  const declarer = new QueueDeclarer(broker, { exchange: config['rabbitmq-exchange'], durable: config['rabbitmq-durable'] });
+  const sources = new SourceIps(config, resolver, view ? { tablePools: () => view.current().pools } : {});
+  // §9: one cluster link for rule reloads and announcements; placement forwards mail to the node owning its IPs
+  const cluster = new ClusterNode(config, sources, logger).start();
+  const stopListening = rules ? listenForClusterReloads(cluster.link, rules, logger) : undefined;
   const delivery = new Delivery({
     config,
     logger,
     publisher,
-    declarer: new QueueDeclarer(broker, { exchange: config['rabbitmq-exchange'], durable: config['rabbitmq-durable'] }),
+    declarer,
     router: new Router(config, resolver),
-    sources: new SourceIps(config, resolver, view ? { tablePools: () => view.current().pools } : {}),
+    sources,
+    placement: cluster.placement,
     pool,
     budgets,
     claims,
@@ -91,11 +97,13 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     metrics: options.metrics,
   });
   const metrics = options.metrics;
-  const consumer = new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, (m, context) => {
+  const handler: MessageHandler = (m, context) => {
     if (!metrics) return delivery.handle(m, context);
     const started = performance.now();
     return delivery.handle(m, context).finally(() => metrics.handled((performance.now() - started) / 1000));
-  });
+  };
+  // the shared outbox and this node's own queue, one handler
+  const consumer = await cluster.consumeWith(new Consumer(broker, { queue: config['rabbitmq-outbox'], prefetch: config['rabbitmq-qos'], logger }, handler), broker, declarer, handler, logger);
   // Quorum: what the outbox dead-letters past its delivery limit is concluded into the failure queue.
   // Without a failure (or results) queue it stays in the dead-letter queue for the operator.
   const dead = deadLetterQueue(config['rabbitmq-outbox']);
@@ -116,6 +124,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     logger.warn({ database: rules.store?.dialect }, 'waiting for the rule database before consuming the outbox');
     await rules.ready();
   }
+  await cluster.settle();
   await consumer.start();
   await deadLetters?.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
@@ -125,6 +134,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     async stop() {
       const started = Date.now();
       delivery.stopStarting();
+      await cluster.stop();
       await consumer.cancel();
       if (!(await consumer.drained(started + ABORT_UNSENT_MS))) {
         logger.warn({ inFlight: consumer.inFlight }, 'shutdown: aborting transactions that have not sent their final dot');
@@ -137,7 +147,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
       await deadLetters?.stop(5000);
       pool.close();
       await claims.close();
-      await stopListening?.();
+      stopListening?.();
       await rules?.close();
       await budgets.close();
       await publisher.close();

@@ -391,9 +391,9 @@ export const schema = {
 
   // ------------------------------------------------------------------ cluster (reference §9)
   'cluster-address': cluster(amqpAddresses({ required: false }), '', 'Broker for cluster messages; empty = rabbitmq-address'),
-  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages (fanout): {"reload": true} after a rule change'),
+  'cluster-exchange': cluster(noSpaces, 'cluster', 'Exchange for cluster messages (fanout): {"reload": true} after a rule change, delivery nodes\' {"hello": ...} announcements (owned source IPs, own queue)'),
   'cluster-verify': cluster(bool, 'true', 'Verify the cluster broker certificate for amqps://'),
-  'cluster-timeout': cluster(positiveDuration, '1', 'Seconds --list-cluster listens for answers', notYet),
+  'cluster-timeout': cluster(positiveDuration, '1', 'Seconds mtaq cluster list (--list-cluster) listens for answers; a starting delivery node waits at most this long for the others\' announcements'),
 
   // ------------------------------------------------------------------ process
   lock: proc(text({ describe: 'path' }), '', 'PID file that also keeps a second instance with the same file from starting; empty = none (must differ per instance)'),
