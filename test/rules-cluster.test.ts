@@ -52,12 +52,14 @@ describe('rules across two delivery nodes: cluster:true binds every node, cluste
   let broker: TestBroker;
   let sink: TestSink;
   let www: number;
-  const nodes: Record<'A' | 'B', Node> = { A: node('A'), B: node('B') };
+  const nodes: Record<'A' | 'B', Node> = { A: node('A', 21), B: node('B', 22) };
 
-  function node(name: string): Node {
+  function node(name: string, serverId: number): Node {
     const outbox = uniqueName(`rules-cluster-${name}`);
     const results = `${outbox}-results`;
-    return { name, outbox, results, queues: [outbox, results, `${outbox}-success`, `${outbox}-failure`, `${outbox}-retry`, `${outbox}.park.pause.30`], process: undefined as never, resultDocs: [] };
+    // every queue a node declares: its outbox, the result queues, the pause park queue, its own node queue (§9)
+    const queues = [outbox, results, `${outbox}-success`, `${outbox}-failure`, `${outbox}-retry`, `${outbox}.park.pause.30`, `${outbox}.node.${serverId}`];
+    return { name, outbox, results, queues, process: undefined as never, resultDocs: [] };
   }
 
   const mid = (name: string): string => `${name}-${RUN}`;

@@ -56,7 +56,7 @@ describe('REST /v1/floods and /v1/dkimkeys; www-token file re-read on SIGHUP', (
 
   after(async () => {
     await mtaq?.stop();
-    await broker.deleteQueues(outbox);
+    await broker.deleteQueues(outbox, `${outbox}.node.1`); // the outbox and this node's own queue (server-id 1, §9)
     await broker.channel.deleteExchange(exchange).catch(() => undefined);
     await broker.close();
     rmSync(dir, { recursive: true, force: true });
