@@ -29,6 +29,7 @@ REQUIREMENTS=(
   'rabbitmqctl rabbitmq-server'
   'spamd spamd spamassassin'
   'spamc spamc'
+  'chromium chromium'
 )
 # Packages whose install could start a system daemon (ports 25, 389, 1812, ...) and the name of its
 # process: kept stopped, the tests start their own on free ports.

@@ -7,7 +7,8 @@ import { processConnections } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
 import { Broker } from '@mtaq/queue';
 import { publishReload, RuleValidationError, storeFromAddress, type RuleStore } from '@mtaq/rules';
-import { BadRequest, Metrics, startWww, wwwTokens, WwwConfigError, type RuleApi, type RunningWww } from '@mtaq/www';
+import { BadRequest, consoleLoginProblem, Metrics, startWww, wwwTokens, WwwConfigError, type RuleApi, type RunningWww } from '@mtaq/www';
+import { consoleSources } from './console-sources.js';
 
 /** The HTTP server of this process and the metrics the services count into; undefined while `www-port` is empty. */
 export interface ProcessHttp {
@@ -28,7 +29,7 @@ export function wwwProblem(config: Config): string | undefined {
   if (config['www-port'] === 0) return undefined;
   try {
     wwwTokens(config);
-    return undefined;
+    return consoleLoginProblem(config['www-auth']);
   } catch (err) {
     if (err instanceof WwwConfigError) return err.message;
     throw err;
@@ -43,7 +44,7 @@ export async function startProcessHttp(config: Config, logger: Logger): Promise<
   if (config['www-port'] === 0 || !cluster.isPrimary) return undefined;
   const metrics = new Metrics();
   const rules = restRules(config, logger);
-  const www = await startWww({ config, logger, metrics, rules: rules?.api, onRulesChanged: rules?.changed }).catch(async (err: unknown) => {
+  const www = await startWww({ config, logger, metrics, rules: rules?.api, onRulesChanged: rules?.changed, console: consoleSources(config) }).catch(async (err: unknown) => {
     await rules?.close();
     throw err;
   });

@@ -418,6 +418,11 @@ export const schema = {
     { secret: true },
   ),
   'www-metrics-public': www(bool, 'false', 'Serve /metrics without a token even when www-ip is not a loopback address'),
+  'www-auth': www(
+    url(AUTH_SCHEMES, { example: 'hardcoded://admin:secret', mask: maskAuthUrl }),
+    '',
+    'Login for the console at / (same schemes as smtp-auth); empty = log in with a www-token as the password, and no console without www-token either',
+  ),
 
   // ------------------------------------------------------------------ legacy (MailerQ 3.x)
   'rabbitmq-host': legacy(noSpaces, '', 'Broker host; builds rabbitmq-address when that is not set', buildsAddress),

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import { isLoopback, TokenCheck, watchTokenFile, wwwTokens } from './auth.js';
+import { registerConsole, type ConsoleSources } from './console/routes.js';
 import type { Metrics } from './metrics.js';
 import { BadRequest, BODY_SCHEMAS, normaliseRow, presentRow, REST_KINDS, type RestKind, type RuleApi } from './rest.js';
 
@@ -25,13 +26,15 @@ export interface InjectCall {
 export type InjectHandler = (call: InjectCall) => Promise<{ ids: string[] }>;
 
 export interface WwwOptions {
-  readonly config: Pick<Config, 'www-ip' | 'www-port' | 'www-token' | 'www-metrics-public' | 'smtp-maxsize'>;
+  readonly config: Pick<Config, 'www-ip' | 'www-port' | 'www-token' | 'www-metrics-public' | 'smtp-maxsize'> & Partial<Pick<Config, 'www-auth'>>;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** The rule tables behind /v1/<kind>; without it those routes answer 503. */
   readonly rules?: RuleApi | undefined;
   /** Called after a rule was created or deleted (publishes `{"reload": true}` on the cluster exchange). */
   readonly onRulesChanged?: (() => Promise<void>) | undefined;
+  /** Where the console at `/` reads queue depths and budgets; without it there is no console. */
+  readonly console?: ConsoleSources | undefined;
 }
 
 export interface RunningWww {
@@ -217,6 +220,10 @@ export async function startWww(options: WwwOptions): Promise<RunningWww> {
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'rule change made, but the cluster reload could not be announced (nodes reload within database-ttl)');
     }
+  }
+
+  if (options.console) {
+    await registerConsole(app, { auth: config['www-auth'] ?? '', tokens, sources: options.console, metrics, rules: options.rules, changed, logger: log });
   }
 
   await app.listen({ host: config['www-ip'], port: config['www-port'] });
