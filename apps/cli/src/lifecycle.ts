@@ -34,4 +34,8 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP means "reopen log files, re-read the token file" (logrotate sends it). Those features add
+  // their own listeners; this one only makes sure that a service with none of them configured is
+  // not killed by the signal's default action.
+  process.on('SIGHUP', () => logger.info({ signal: 'SIGHUP' }, 'SIGHUP: log files reopened and token file re-read where configured'));
 }
