@@ -14,6 +14,12 @@ export function listenForClusterReloads(link: ClusterLink, cache: RuleCache, log
     log.info('cluster asked for a rule reload');
     void cache.reload();
   };
+  const onConnected = (): void => log.info('listening for cluster rule reloads');
   link.on('message', onMessage);
-  return () => link.off('message', onMessage);
+  link.on('connected', onConnected);
+  if (link.connected) onConnected();
+  return () => {
+    link.off('message', onMessage);
+    link.off('connected', onConnected);
+  };
 }
