@@ -79,7 +79,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
   const declarer = new QueueDeclarer(broker, { exchange: config['rabbitmq-exchange'], durable: config['rabbitmq-durable'] });
   const sources = new SourceIps(config, resolver, view ? { tablePools: () => view.current().pools } : {});
   // §9: one cluster link for rule reloads and announcements; placement forwards mail to the node owning its IPs
-  const cluster = new ClusterNode(config, sources, logger).start();
+  const cluster = new ClusterNode(config, sources, logger, redis).start();
   const stopListening = rules ? listenForClusterReloads(cluster.link, rules, logger) : undefined;
   const delivery = new Delivery({
     config,

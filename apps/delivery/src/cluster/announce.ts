@@ -6,6 +6,7 @@ import type { ClusterLink } from './link.js';
 import { Membership } from './membership.js';
 import { encodeAnnouncement, encodeGoodbye, HELLO_REQUEST, type Announcement } from './messages.js';
 import { nodeQueue } from './ownership.js';
+import type { NodeMemory } from './memory.js';
 
 /**
  * Seconds between announcements. A few dozen bytes on a fanout exchange every few seconds is cheap,
@@ -38,8 +39,11 @@ export class Announcer {
   /** After goodbye nothing is announced, or a late hello would make us look alive again. */
   #stopped = false;
 
-  constructor(link: ClusterLink, config: AnnouncerConfig, owned: () => ReadonlySet<string>, logger: Logger) {
+  readonly #memory: NodeMemory | undefined;
+
+  constructor(link: ClusterLink, config: AnnouncerConfig, owned: () => ReadonlySet<string>, logger: Logger, memory?: NodeMemory) {
     this.#link = link;
+    this.#memory = memory;
     this.#config = config;
     this.#owned = owned;
     this.#log = logger.child({ component: 'cluster' });
@@ -89,7 +93,9 @@ export class Announcer {
 
   announce(): void {
     if (this.#stopped) return;
-    this.#link.publish(encodeAnnouncement(this.self()));
+    const self = this.self();
+    this.#link.publish(encodeAnnouncement(self));
+    this.#memory?.save(self);
   }
 
   /**
@@ -98,6 +104,8 @@ export class Announcer {
    * come back and then about as long again (the others answer as fast), at most `cluster-timeout`.
    */
   async settle(): Promise<void> {
+    // nodes that are down now but were seen within the last day: their IPs make mail wait
+    for (const { node, ageMs } of (await this.#memory?.recall()) ?? []) this.membership.recall(node, ageMs);
     const deadline = Date.now() + this.#config['cluster-timeout'] * 1000;
     while (!this.#link.connected && Date.now() < deadline) await sleep(20);
     if (!this.#link.connected) {

@@ -48,6 +48,16 @@ export class Membership {
     if (!wasLive) this.#onChange?.('joined', node);
   }
 
+  /**
+   * A node known from the cluster's memory (Redis), last heard `ageMs` ago: remembered as down until
+   * it announces itself. Nodes heard live already are left alone.
+   */
+  recall(node: Announcement, ageMs: number): void {
+    const self = this.#self();
+    if (node.instance === self.instance || node['server-id'] === self['server-id'] || this.#peers.has(node['server-id'])) return;
+    this.#peers.set(node['server-id'], { node, heardAt: this.#now() - ageMs, gone: true });
+  }
+
   /** A node stopped gracefully: down at once (it will likely come back: a restart, an upgrade). */
   left(serverId: number, instance: string): void {
     const known = this.#peers.get(serverId);

@@ -6,6 +6,8 @@ import { Announcer } from './announce.js';
 import { ClusterLink } from './link.js';
 import { nodeQueue, ownedIps } from './ownership.js';
 import { Placement } from './placement.js';
+import { NodeMemory } from './memory.js';
+import type { Redis } from 'ioredis';
 
 export type ClusterNodeConfig = Pick<
   Config,
@@ -47,12 +49,13 @@ export class ClusterNode {
   readonly queue: string;
   readonly #config: ClusterNodeConfig;
 
-  constructor(config: ClusterNodeConfig, sources: SourceIps, logger: Logger) {
+  /** `redis`: where the cluster remembers its nodes (see NodeMemory); undefined = only what is heard. */
+  constructor(config: ClusterNodeConfig, sources: SourceIps, logger: Logger, redis?: Redis) {
     this.#config = config;
     const owned: ReadonlySet<string> = new Set(ownedIps(config));
     this.queue = nodeQueue(config);
     this.link = new ClusterLink(config, logger);
-    this.announcer = new Announcer(this.link, config, () => owned, logger);
+    this.announcer = new Announcer(this.link, config, () => owned, logger, redis ? new NodeMemory(redis, config['cluster-exchange']) : undefined);
     this.placement = new Placement(sources, this.announcer.membership, () => owned);
   }
 
