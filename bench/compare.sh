@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# mtaq against the bare reference harnesses (../shared/harness, issue 13), in one run on one machine:
+# each row runs mtaq and the harness ALTERNATELY (ROUNDS rounds each, the order flipped every round,
+# one process each) and reports the median rate of each side, their ratio and the target.
+#
+#   bash bench/compare.sh                               # every row, COUNT=20000 messages, 3 rounds
+#   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
+#   ROWS: ingress delivery e2e latency sizes      THREADS: mtaq smtp-threads (default from the config)
+#
+# mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
+# claims on; a rule database of its own) plus only what a benchmark must change: ports, queue names,
+# the sink as smarthost, and the per-IP caps raised, because every session comes from the single
+# load address 127.0.0.1 (smtp-connections-per-ip 0, smtp-connection-rate-per-ip 0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-20000}
+ROUNDS=${ROUNDS:-3}
+ROWS=${ROWS:-"ingress delivery e2e latency sizes"}
+HARNESS=${HARNESS:-../shared/harness}
+CONFIG=${CONFIG:-etc/mtaq.conf}
+SMTP_PORT=${SMTP_PORT:-12625}
+SINK_PORT=${SINK_PORT:-12626}
+Q=${Q:-mtaq-compare}
+SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+[ -x "$SOURCE" ] || { echo "smtp-source not found: apt-get install postfix (scripts/test-env.sh)" >&2; exit 1; }
+[ -f apps/cli/dist/main.js ] || npm run build --silent
+
+# the harnesses import amqplib, smtp-server and nodemailer: inside the project they resolve our node_modules
+WORK=bench/.harness
+mkdir -p "$WORK"
+cp "$HARNESS"/ingress-harness.mjs "$HARNESS"/delivery-harness.mjs "$WORK"/
+rm -f "$WORK"/rules.sqlite*
+
+MTAQ=(node apps/cli/dist/main.js)
+COMMON=(--config-file "$CONFIG" --log-level warn --www-port '' --database-address "sqlite://$PWD/$WORK/rules.sqlite"
+  --rabbitmq-inbox "$Q" --rabbitmq-outbox "$Q" --rabbitmq-results "$Q-results" --rabbitmq-failure "$Q-failure")
+INGRESS=(--smtp-port "$SMTP_PORT" --smtp-ip 127.0.0.1 --smtp-connections-per-ip 0 --smtp-connection-rate-per-ip 0
+  ${THREADS:+--smtp-threads "$THREADS"})
+delivery_args() { DARGS=(--smtp-sink-address 127.0.0.1 --smtp-sink-port "$SINK_PORT" --delivery-limits "* * connections=$1"); }
+
+count() { node bench/ingress/queue-count.mjs "$@"; }
+purge() { for q in "$Q" "$Q-results" "$Q-failure"; do count "$q" --purge >/dev/null; done; }
+PIDS=()
+stop() { # stop one process we started, by PID; give it 20 s to drain
+  local pid=$1
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for q in "$Q" "$Q-results" "$Q-failure"; do count "$q" --delete >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+start_sink() { SINK_OUT=$WORK/sink.out; : >"$SINK_OUT"; "$SINK" -c -u nobody "127.0.0.1:$SINK_PORT" 1000 >"$SINK_OUT" 2>&1 & SINK_PID=$!; PIDS+=("$SINK_PID"); wait_port "$SINK_PORT"; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+now() { date +%s.%N; }
+
+TABLE=()
+row() { # label, mtaq rates, harness rates (or "-"), target ratio (or "-"), rss note
+  local label=$1 m h target=$4 note=${5:-}
+  m=$(echo "$2" | median)
+  if [ "$3" = "-" ]; then h="-"; ratio="-"; else h=$(echo "$3" | median); ratio=$(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'); fi
+  local verdict="-"
+  if [ "$target" != "-" ]; then
+    case $target in
+      '>='*) verdict=$(awk -v r="$m" -v t="${target#>=}" 'BEGIN { print (r >= t) ? "pass" : "FAIL" }') ;;
+      *) verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t) ? "pass" : "FAIL" }') ;;
+    esac
+  fi
+  TABLE+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$label" "$(printf '%.0f' "$m")" "$([ "$h" = - ] && echo - || printf '%.0f' "$h")" "$ratio" "$target" "$verdict" "$note")")
+  printf '  -> %s: mtaq %s [%s], harness %s [%s]\n' "$label" "$m" "$(echo $2)" "$h" "$(echo $3)" >&2
+}
+
+# ------------------------------------------------------------------ ingress
+# one round of one side: smtp-source against it until every 250 is in; rate = messages / seconds
+ingress_round() { # side sessions count [smtp-source args]
+  local side=$1 sessions=$2 n=$3; shift 3
+  purge
+  if [ "$side" = mtaq ]; then
+    "${MTAQ[@]}" ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
+  else
+    PORT=$SMTP_PORT QUEUE=$Q node "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
+  fi
+  local pid=$!; PIDS+=("$pid")
+  wait_port "$SMTP_PORT"; sleep 0.3
+  local t0 t1; t0=$(now)
+  "$SOURCE" -s "$sessions" -m "$n" -l "${SIZE:-1000}" -f bench@example.com -t rcpt@example.org -M bench.example "$@" "127.0.0.1:$SMTP_PORT" >/dev/null
+  t1=$(now)
+  local got rss; got=$(count "$Q"); rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+  stop "$pid"
+  [ "$got" -ge "$n" ] || echo "  !! $side: only $got/$n messages in $Q" >&2
+  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024))"
+}
+
+ingress_row() { # label target sessions [smtp-source args]
+  local label=$1 target=$2 sessions=$3; shift 3
+  local m="" h="" mr=0 hr=0 out
+  for r in $(seq 1 "$ROUNDS"); do
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    for side in $order; do
+      out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
+      local rate=${out#* }; rate=${rate% *}; local rss=${out##* }
+      if [ "$side" = mtaq ]; then m+=" $rate"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+    done
+  done
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB"
+}
+
+# ------------------------------------------------------------------ delivery
+delivery_round() { # side connections count [preload args]
+  local side=$1 connections=$2 n=$3; shift 3
+  purge
+  node bench/delivery/preload.mjs "$Q" "$n" "$@"
+  start_sink
+  if [ "$side" = mtaq ]; then
+    delivery_args "$connections"
+    node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof"} apps/cli/dist/main.js delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/delivery.log" 2>&1 &
+  else
+    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
+  fi
+  local pid=$!; PIDS+=("$pid")
+  local out
+  if [ "$side" = mtaq ]; then out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --queue "$Q-results" --pid "$pid")
+  else out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --pid "$pid"); fi
+  echo "  $side $connections: $out" >&2
+  stop "$pid"; stop "$SINK_PID"
+  local secs=${out%% *} rss=${out##* }
+  echo "$side $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }') $((rss / 1024))"
+}
+
+delivery_row() { # label target connections count [preload args]
+  local label=$1 target=$2 connections=$3 n=$4; shift 4
+  local m="" h="" mr=0 hr=0 out
+  for r in $(seq 1 "$ROUNDS"); do
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    for side in $order; do
+      out=$(delivery_round "$side" "$connections" "$n" "$@")
+      local rate=${out#* }; rate=${rate% *}; local rss=${out##* }
+      if [ "$side" = mtaq ]; then m+=" $rate"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+    done
+  done
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB"
+}
+
+# ------------------------------------------------------------------ end to end
+# mtaq ingress → outbox → mtaq delivery → sink, against ingress harness → queue → delivery harness → sink
+e2e_round() { # side count
+  local side=$1 n=$2 p1 p2
+  purge
+  start_sink
+  if [ "$side" = mtaq ]; then
+    "${MTAQ[@]}" ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/e2e-ingress.log" 2>&1 & p1=$!
+    delivery_args 20
+    "${MTAQ[@]}" delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/e2e-delivery.log" 2>&1 & p2=$!
+  else
+    PORT=$SMTP_PORT QUEUE=$Q node "$WORK/ingress-harness.mjs" >"$WORK/e2e-ingress.log" 2>&1 & p1=$!
+    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=20 node "$WORK/delivery-harness.mjs" >"$WORK/e2e-delivery.log" 2>&1 & p2=$!
+  fi
+  PIDS+=("$p1" "$p2")
+  wait_port "$SMTP_PORT"; sleep 0.5
+  local t0 t1; t0=$(now)
+  "$SOURCE" -s 100 -m "$n" -l 1000 -f bench@example.com -t rcpt@bench.test -M bench.example "127.0.0.1:$SMTP_PORT" >/dev/null
+  if [ "$side" = mtaq ]; then node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --queue "$Q-results" >/dev/null
+  else node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" >/dev/null; fi
+  t1=$(now)
+  local results failures; results=$(count "$Q-results"); failures=$(count "$Q-failure")
+  stop "$p1"; stop "$p2"; stop "$SINK_PID"
+  [ "$side" = mtaq ] && echo "  e2e mtaq: results $results, failures $failures, lost $((n - results))" >&2
+  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')"
+}
+
+e2e_row() {
+  local m="" h="" out
+  for r in $(seq 1 "$ROUNDS"); do
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    for side in $order; do
+      out=$(e2e_round "$side" "$COUNT")
+      if [ "${out%% *}" = mtaq ]; then m+=" ${out#* }"; else h+=" ${out#* }"; fi
+    done
+  done
+  row "end to end, 100 sessions in, 20 connections out" "$m" "$h" ">=2000" "target: ≥ 2,000/s, 0 lost"
+}
+
+echo "mtaq vs the bare harnesses: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), node $(node -v)"
+echo "COUNT=$COUNT ROUNDS=$ROUNDS (median of the rounds; mtaq and harness alternate, order flipped each round); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "mtaq: $CONFIG + per-IP caps raised for the single load address 127.0.0.1 (smtp-connections-per-ip 0, smtp-connection-rate-per-ip 0)"
+for what in $ROWS; do
+  case $what in
+    ingress)
+      ingress_row "ingress, 150 sessions, new connection per message" 1.0 150
+      ingress_row "ingress, 10 sessions, new connection per message" 1.0 10
+      ingress_row "ingress, 100 sessions reused (smtp-source -d)" 1.0 100 -d
+      ;;
+    delivery)
+      delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT"
+      delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))"
+      ;;
+    e2e) e2e_row ;;
+    latency) bash bench/compare/latency.sh >&2 || true ;;
+    sizes) [ -f bench/compare/sizes.sh ] && . bench/compare/sizes.sh ;;
+  esac
+done
+echo
+echo "| row | mtaq /s | harness /s | ratio | target | result | notes (peak RSS mtaq / harness) |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${TABLE[@]}"
