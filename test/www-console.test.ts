@@ -114,7 +114,8 @@ describe('web console in Chromium', () => {
     await context?.close().catch(() => undefined);
     await mtaq?.stop().catch(() => undefined);
     await sink?.close().catch(() => undefined);
-    await broker.deleteQueues(outbox, success, parkQueue);
+    // the node queue (<outbox>.node.<server-id>) delivery declares for mail bound to this node's IPs
+    await broker.deleteQueues(outbox, success, parkQueue, `${outbox}.node.1`);
     await broker.channel.deleteExchange(exchange).catch(() => undefined);
     await broker.close();
     await redis?.stop();

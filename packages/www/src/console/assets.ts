@@ -5,15 +5,16 @@ export const CONSOLE_CSS = `
 header{display:flex;align-items:center;gap:1rem;padding:.6rem 1.2rem;background:#1d2330;color:#fff}
 header h1{font-size:1.1rem;margin:0;flex:1}header h1 span,.login h1 span{font-weight:400;opacity:.7;font-size:.9em}
 header .muted{color:#aab}main{padding:1rem 1.2rem;max-width:1400px;margin:auto}
-h2{font-size:1rem;margin:.2rem 0 .6rem}h3{font-size:.95rem;margin:.2rem 0 .4rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1rem;margin-bottom:1.2rem}
+h2{font-size:1rem;margin:.2rem 0 .6rem}h2 .muted{font-weight:400;font-size:.8rem}h3{font-size:.95rem;margin:.2rem 0 .4rem}
+.grid{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:1rem;margin-bottom:1.2rem}
+@media (max-width:1000px){.grid{grid-template-columns:minmax(0,1fr)}}
 .panel,.rules{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.8rem 1rem;overflow-x:auto}
 .panel.wide{grid-column:span 2}#queues td:nth-child(2){word-break:break-all;font-family:ui-monospace,monospace;font-size:.82rem}
-@media (max-width:700px){.panel.wide{grid-column:auto}}
+@media (max-width:1000px){.panel.wide{grid-column:auto}}
 .rules{margin-bottom:1rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;letter-spacing:.03em}
-.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:var(--muted)}.any{color:var(--muted)}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.muted{color:var(--muted)}.any{color:var(--muted)}
 code{font-size:.85em}.count{color:var(--muted);font-weight:400}
 .rates{display:flex;gap:2rem}.rates div{display:flex;flex-direction:column}.big{font-size:1.8rem;font-weight:600;font-variant-numeric:tabular-nums}
 #spark{width:100%;height:70px;background:#fafbfc;border:1px solid var(--line);border-radius:4px;margin-top:.5rem}

@@ -59,8 +59,11 @@ function input(field: FormField): string {
   return `<label>${esc(field.label)} <input name="${esc(field.name)}"${type}${placeholder}${required}></label>`;
 }
 
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '<span class="any">*</span>';
+/** Selector columns where an empty value means "any" (§7.10). */
+const SELECTORS = new Set(['domain', 'ip', 'pool', 'mta', 'tag']);
+
+function cell(value: unknown, column: string): string {
+  if (value === null || value === undefined) return SELECTORS.has(column) ? '<span class="any">*</span>' : '<span class="any">—</span>';
   if (typeof value === 'object') return `<code>${esc(JSON.stringify(value))}</code>`;
   return esc(value);
 }
@@ -75,7 +78,7 @@ function ruleTable(kind: RestKind, title: string, fields: readonly FormField[], 
         : rows
             .map((row) => {
               const r = row as Record<string, unknown>;
-              return `<tr data-id="${esc(r['id'])}">${columns.map((c) => `<td>${cell(r[c])}</td>`).join('')}<td>
+              return `<tr data-id="${esc(r['id'])}">${columns.map((c) => `<td>${cell(r[c], c)}</td>`).join('')}<td>
 <form method="post" action="/console/rules/${kind}/${esc(r['id'])}/delete" class="inline"><input type="hidden" name="${CSRF_FIELD}" value="${esc(csrf)}"><button type="submit" class="delete" aria-label="Delete ${esc(kind)} ${esc(r['id'])}">Delete</button></form></td></tr>`;
             })
             .join('\n');
@@ -98,10 +101,10 @@ export function consolePage(options: { user: string; server: string; csrf: strin
 <section class="panel wide"><h2>Queues</h2><table id="queues"><thead><tr><th>Queue</th><th>Name</th><th class="num">Messages</th><th class="num">Consumers</th></tr></thead><tbody></tbody></table>
 <p id="broker" class="muted"></p></section>
 <section class="panel"><h2>Messages per second</h2>
-<div class="rates"><div><span class="big" id="rate-in">—</span><span class="muted">in</span></div><div><span class="big" id="rate-out">—</span><span class="muted">out (attempts)</span></div></div>
+<div class="rates"><div><span class="big" id="rate-in">—</span><span class="muted">in (received)</span></div><div><span class="big" id="rate-out">—</span><span class="muted">out (attempts)</span></div></div>
 <svg id="spark" viewBox="0 0 240 60" preserveAspectRatio="none" role="img" aria-label="in and out per second, last two minutes"></svg>
 <p class="muted legend"><span class="in">■</span> in <span class="out">■</span> out — last 2 minutes, this process</p></section>
-<section class="panel"><h2>Results per minute</h2><table id="results"><thead></thead><tbody></tbody></table></section>
+<section class="panel wide"><h2>Delivery results per minute <span class="muted">(state and result of each attempt, this process)</span></h2><table id="results"><thead></thead><tbody></tbody></table></section>
 <section class="panel"><h2>Connection budgets in use</h2><table id="budgets"><thead><tr><th>Destination</th><th class="num">In use</th><th>Per source IP</th></tr></thead><tbody></tbody></table>
 <p id="redis" class="muted"></p></section>
 </div>
