@@ -43,8 +43,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #connection: ChannelModel | undefined;
   #node = 0;
   #attempt = 0;
-  /** When the current connection was made (epoch ms): one that drops at once is not failed over at once. */
+  /** When the current connection was made (epoch ms). */
   #connectedAt = 0;
+  /** When a dropped connection last failed over at once (epoch ms): at most one such round per STABLE_MS. */
+  #lastFailover = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #blocked = false;
@@ -158,15 +160,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
     this.#blocked = false;
-    // A connection that lived a while fails over to the other nodes at once; one that drops right
-    // after it was made (a node that accepts and then closes) goes on with the growing delay.
-    const stable = Date.now() - this.#connectedAt >= STABLE_MS;
-    if (stable) this.#attempt = 0;
+    // A dropped connection fails over to the other nodes at once, but only once per STABLE_MS: a
+    // node that accepts and then closes at once must not turn this into a busy loop; it goes on with
+    // the growing delay, which only a connection that lived a while resets.
+    const now = Date.now();
+    if (now - this.#connectedAt >= STABLE_MS) this.#attempt = 0;
+    const immediate = now - this.#lastFailover >= STABLE_MS;
     this.emit('disconnected', err);
     if (this.#closing) return;
     this.#log.warn({ err: err?.message }, 'broker connection lost');
-    if (stable) void this.#reconnectRound();
-    else this.#scheduleReconnect(err ?? new Error('connection closed'));
+    if (immediate) {
+      this.#lastFailover = now;
+      void this.#reconnectRound();
+    } else {
+      this.#scheduleReconnect(err ?? new Error('connection closed'));
+    }
   }
 
   async #reconnectRound(): Promise<void> {
