@@ -38,6 +38,7 @@ export interface PublishOptions {
 }
 
 interface Pending {
+  readonly channel: ConfirmChannel;
   readonly routingKey: string;
   readonly messageId: string;
   returned?: string;
@@ -61,6 +62,8 @@ export class Publisher {
   #channel: ConfirmChannel | undefined;
   #opening: Promise<ConfirmChannel | undefined> | undefined;
   readonly #pending = new Set<Pending>();
+  /** Channels taken out of use after a nack, closing once their publishes are settled. */
+  readonly #retired = new Map<ConfirmChannel, NodeJS.Timeout>();
   /** messageId → publishes awaiting a confirm; a `return` names only the message-id. */
   readonly #byMessageId = new Map<string, Pending[]>();
   #inFlight = 0;
@@ -147,6 +150,7 @@ export class Publisher {
     this.#lastPublish = Date.now();
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
+        channel,
         routingKey,
         messageId,
         settled: false,
@@ -181,7 +185,10 @@ export class Publisher {
               if (!err) this.#log.warn({ mid: messageId, queue: routingKey }, 'broker confirmed a publish after the deadline: possible duplicate');
               return;
             }
-            if (err) this.#settle(pending, new PublishError('message broker refused the message (nack)', { cause: err }));
+            if (err) {
+              this.#settle(pending, new PublishError('message broker refused the message (nack)', { cause: err }));
+              this.#retire(channel);
+            }
             else if (pending.returned) this.#settle(pending, new UnroutableError(routingKey, pending.returned));
             else this.#settle(pending);
           },
@@ -205,6 +212,7 @@ export class Publisher {
     }
     if (error) pending.reject(error);
     else pending.resolve();
+    if (this.#retired.size) this.#closeRetiredIfIdle(pending.channel);
   }
 
   /** RabbitMQ sends basic.return before the ack of an unroutable mandatory message. */
@@ -229,7 +237,11 @@ export class Publisher {
         channel.on('return', (m: Message) => this.#onReturn(m));
         channel.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'publish channel error'));
         channel.on('close', () => {
-          if (this.#channel === channel) this.#dropChannel(new PublishError('publish channel closed'));
+          if (this.#channel === channel) this.#channel = undefined;
+          this.#retired.delete(channel);
+          for (const pending of [...this.#pending]) {
+            if (pending.channel === channel) this.#settle(pending, new PublishError('publish channel closed'));
+          }
         });
         this.#channel = channel;
         return channel;
@@ -243,8 +255,41 @@ export class Publisher {
     return this.#opening;
   }
 
+  /**
+   * A nack takes the channel out of use: the next publish opens a new one. RabbitMQ 3.10 can leave a
+   * channel that first published to a quorum queue while its leader was being elected nacking every
+   * later publish to that queue (it still addresses the dead leader), while a new channel is fine.
+   * The old channel closes once its own publishes are settled (or after the publish timeout).
+   */
+  #retire(channel: ConfirmChannel): void {
+    if (this.#retired.has(channel)) return;
+    if (this.#channel === channel) this.#channel = undefined;
+    const timer = setTimeout(() => this.#closeRetired(channel), this.#options.timeout * 1000);
+    timer.unref();
+    this.#retired.set(channel, timer);
+    this.#log.warn('broker nacked a publish: publishing on a new channel');
+    this.#closeRetiredIfIdle(channel);
+  }
+
+  #closeRetiredIfIdle(channel: ConfirmChannel): void {
+    if (!this.#retired.has(channel)) return;
+    for (const pending of this.#pending) if (pending.channel === channel) return;
+    this.#closeRetired(channel);
+  }
+
+  #closeRetired(channel: ConfirmChannel): void {
+    const timer = this.#retired.get(channel);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#retired.delete(channel);
+    // pending publishes still on it are rejected by its close handler
+    channel.close().catch(() => undefined);
+  }
+
   #dropChannel(error: PublishError): void {
     this.#channel = undefined;
+    for (const timer of this.#retired.values()) clearTimeout(timer);
+    this.#retired.clear();
     for (const pending of [...this.#pending]) this.#settle(pending, error);
   }
 

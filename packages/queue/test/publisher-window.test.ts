@@ -121,6 +121,31 @@ describe('publisher window and confirm deadline', () => {
     proxy.close();
   });
 
+  test('a nack rejects that publish only and moves publishing to a new channel (a quorum queue can leave a channel nacking)', async () => {
+    const q = name('nack');
+    queues.push(q);
+    const ch = await admin.createChannel();
+    // one message at most, later ones refused: the broker nacks
+    await ch.assertQueue(q, { durable: false, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const b = new Broker({ urls: [URL] });
+    brokers.push(b);
+    await b.start();
+    const publisher = new Publisher(b, { exchange: '', persistent: false, maxInFlight: 10, timeout: 5, logger });
+    await publisher.publish(q, Buffer.from('{"n":1}'));
+    const refused = await publisher.publish(q, Buffer.from('{"n":2}')).catch((e: unknown) => e);
+    assert.ok(refused instanceof PublishError);
+    assert.match(refused.message, /refused the message \(nack\)/);
+    assert.equal(lines.filter((l) => l['msg'] === 'broker nacked a publish: publishing on a new channel').length, 1);
+    await ch.purgeQueue(q);
+    await publisher.publish(q, Buffer.from('{"n":3}'));
+    const got = await ch.get(q, { noAck: true });
+    assert.ok(got && got.content.toString() === '{"n":3}', 'the publish after the nack went through on the new channel');
+    await ch.close();
+    await publisher.close();
+  });
+
   test('not connected: publish rejects at once and available is false', async () => {
     const b = new Broker({ urls: ['amqp://guest:guest@127.0.0.1:1/'], reconnectDelay: 30 });
     brokers.push(b);
