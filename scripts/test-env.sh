@@ -19,6 +19,7 @@ REQUIREMENTS=(
   'smtp-sink postfix'
   'dnsmasq dnsmasq-base'
   'haproxy haproxy'
+  'socat socat'
   'slapd slapd'
   'slapadd slapd'
   'slappasswd slapd'
