@@ -20,6 +20,7 @@ REQUIREMENTS=(
   'dnsmasq dnsmasq-base'
   'haproxy haproxy'
   'socat socat'
+  'docker-compose docker-compose'
   'slapd slapd'
   'slapadd slapd'
   'slappasswd slapd'
