@@ -80,9 +80,14 @@ export class Cluster {
     if (pid === undefined) return false;
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
+    }
+    // a zombie (killed, not reaped yet: an init that reaps orphans late) is gone too
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return true;
     }
   }
 

@@ -21,6 +21,11 @@ export interface LoadOptions {
   readonly concurrency?: number;
   /** Give up on a message after this many attempts. Default 60. */
   readonly maxAttempts?: number;
+  /**
+   * Extra header lines for message `n` (e.g. `x-mq-pool: node1`), put before the drill's own;
+   * the ingress turns x-mq-* headers of a trusted client into JSON properties.
+   */
+  readonly headers?: (n: number) => string[];
   /** Called after every accepted message with the count so far. */
   readonly onAccepted?: (accepted: number) => void;
 }
@@ -46,8 +51,9 @@ export function tokenOf(prefix: string, n: number): string {
   return `${prefix}-${n}`;
 }
 
-function body(token: string): string {
+function body(token: string, extra: string[] = []): string {
   return [
+    ...extra,
     `From: <s-${token}@drill.test>`,
     `To: <r-${token}@x.test>`,
     `Subject: cluster drill ${token}`,
@@ -97,7 +103,7 @@ export async function sendLoad(options: LoadOptions): Promise<LoadResult> {
   };
 
   /** One attempt at one message on `talk`; throws TemporaryFailure / PermanentFailure. */
-  const attempt = async (talk: SmtpTalk, token: string): Promise<void> => {
+  const attempt = async (talk: SmtpTalk, token: string, headers: string[]): Promise<void> => {
     const step = async (line: string, expect: number): Promise<void> => {
       let reply;
       try {
@@ -114,7 +120,7 @@ export async function sendLoad(options: LoadOptions): Promise<LoadResult> {
     await step('DATA', 354);
     let reply;
     try {
-      reply = await talk.command(`${body(token)}.`, 30000);
+      reply = await talk.command(`${body(token, headers)}.`, 30000);
     } catch {
       throw new TemporaryFailure(undefined, true);
     }
@@ -130,10 +136,11 @@ export async function sendLoad(options: LoadOptions): Promise<LoadResult> {
         const n = next++;
         if (n >= options.total) return;
         const token = tokenOf(options.prefix, n);
+        const headers = options.headers?.(n) ?? [];
         for (let tries = 1; ; tries++) {
           try {
             talk ??= await connect();
-            await attempt(talk, token);
+            await attempt(talk, token, headers);
             accepted.add(token);
             options.onAccepted?.(accepted.size);
             break;

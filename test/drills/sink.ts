@@ -35,6 +35,8 @@ export interface TokenRecord {
   /** Of those arrivals, how many were "250 read, then gone" (see hangupAfterReply). */
   hangups: number;
   rejects: number;
+  /** The client's address of each arrival, in order (the source IP delivery bound). */
+  sources: string[];
 }
 
 const TOKEN_HEADER = /^X-Drill-Id:[ \t]*(\S+)/im;
@@ -122,7 +124,7 @@ export class DrillSink {
   #record(token: string): TokenRecord {
     let record = this.tokens.get(token);
     if (!record) {
-      record = { arrivals: 0, unread: 0, hangups: 0, rejects: 0 };
+      record = { arrivals: 0, unread: 0, hangups: 0, rejects: 0, sources: [] };
       this.tokens.set(token, record);
     }
     return record;
@@ -134,6 +136,8 @@ export class DrillSink {
     this.concurrent++;
     this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
     socket.setNoDelay(true);
+    // the address delivery bound (IPv4-mapped IPv6 written as IPv4)
+    const source = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     let buffer: Buffer = Buffer.alloc(0);
     let inData = false;
     let busy = false; // a reply to the dot is pending: the client must wait for it
@@ -237,8 +241,10 @@ export class DrillSink {
       const token = TOKEN_HEADER.exec(head.split(/\r\n\r\n/)[0] ?? '')?.[1];
       this.arrivals++;
       const record = token ? this.#record(token) : undefined;
-      if (record) record.arrivals++;
-      else this.anonymous++;
+      if (record) {
+        record.arrivals++;
+        record.sources.push(source);
+      } else this.anonymous++;
       pending = { record, replied: false, repliedAt: 0, counted: false };
       const transaction = pending;
       recipients = [];

@@ -1,0 +1,337 @@
+/**
+ * The cluster's failure drills (issue 12 item 5), run by deploy/cluster/drill.sh against the cluster
+ * of deploy/cluster/env.sh (all CLUSTER_* settings come from the environment). The cluster is
+ * started with up.sh when it is not up; delivery-1/2 are (re)started relaying to this process's
+ * DrillSink (CLUSTER_SMARTHOST). Each drill has its own token prefix:
+ *
+ *   (a) kill -9 of a RabbitMQ node halfway through MESSAGES (10,000) messages, restarted 10 s later
+ *   (b) kill -9 of ingress-1: seconds until HAProxy marks it down, clients that retry succeed
+ *   (c) kill -9 of delivery-1: mail free to leave from any IP goes through delivery-2, mail tied to
+ *       delivery-1's IPs (x-mq-pool: node1, x-mq-ip: 127.0.1.2) waits and leaves from them after
+ *       the restart (the sink records each arrival's source address)
+ *   (d) kill -9 of the cluster's Redis during a run, restarted 5 s later
+ *   (e) the whole cluster restarted (down.sh, up.sh) with mail queued while delivery was stopped
+ *
+ * Prints a markdown table to stdout (progress to stderr); exits 1 when a message that got its 250
+ * was lost or a drill's own check failed. If the cluster was up before, it is left up with
+ * delivery relaying as before; if this process started it, it is stopped (down.sh, data kept).
+ */
+
+import { Cluster, settle, tally, type Tally } from './cluster-control.js';
+import { sendLoad, type LoadResult } from './cluster-load.js';
+import { DrillSink } from './sink.js';
+
+const MESSAGES = Number(process.env['MESSAGES'] ?? 10000);
+/** Messages of the shorter drills (b)-(d). */
+const SMALL = Math.max(100, Math.round(MESSAGES / 5));
+/** Messages queued across the restart of (e). */
+const QUEUED = Math.max(100, Math.round(MESSAGES / 10));
+const NODE1_IPS = ['127.0.1.1', '127.0.1.2'];
+const ALL = ['rabbit-1', 'rabbit-2', 'rabbit-3', 'redis', 'delivery-1', 'delivery-2', 'ingress-1', 'ingress-2', 'haproxy'];
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+const progress = (line: string): void => {
+  process.stderr.write(`[drill ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+interface Row {
+  readonly drill: string;
+  tally?: Tally;
+  readonly notes: string[];
+  /** A check of the drill itself failed (besides lost mail). */
+  failed: boolean;
+}
+
+const clusterEnv: Record<string, string> = {};
+for (const [key, value] of Object.entries(process.env)) if (key.startsWith('CLUSTER_') && value !== undefined) clusterEnv[key] = value;
+const originalSmarthost = clusterEnv['CLUSTER_SMARTHOST'] ?? '';
+
+const sink = await DrillSink.start();
+const cluster = new Cluster({ ...clusterEnv, CLUSTER_SMARTHOST: `127.0.0.1:${sink.port}` }, (line) => progress(`  ${line}`));
+const runId = `c${Date.now().toString(36)}`;
+
+function prefixTokens(prefix: string): Array<[string, { arrivals: number; unread: number; hangups: number; sources: string[] }]> {
+  return [...sink.tokens].filter(([token]) => token.startsWith(`${prefix}-`));
+}
+
+/** Duplicates a kill -9 legitimately causes at the sink: dot received, 250 never read (see sink.ts). */
+function unreadOf(prefix: string): number {
+  return prefixTokens(prefix).reduce((n, [, r]) => n + r.unread + r.hangups, 0);
+}
+
+function loadNotes(load: LoadResult): string[] {
+  const notes = [`sent in ${load.seconds.toFixed(0)} s`, `client retries ${load.retries} (${load.retriesAfter451} after 451)`];
+  if (load.refused) notes.push(`${load.refused} refused (5xx)`);
+  if (load.givenUp) notes.push(`${load.givenUp} given up after 60 tries`);
+  return notes;
+}
+
+/** Runs `fn`; an exception is a failed row. Afterwards everything killed is started again. */
+async function drill(name: string, fn: (row: Row) => Promise<void>): Promise<Row> {
+  const row: Row = { drill: name, notes: [], failed: false };
+  progress(`---- ${name}`);
+  const started = Date.now();
+  try {
+    // both ingress servers UP in HAProxy's eyes before anything is broken
+    const ready = await until(async () => [...(await cluster.haproxyStates()).values()].filter((s) => s === 2).length === 2, 30000);
+    if (ready === undefined) throw new Error(`HAProxy does not see both ingress servers UP: ${[...(await cluster.haproxyStates())].join(' ')}`);
+    await fn(row);
+  } catch (error) {
+    row.failed = true;
+    row.notes.push(`ERROR: ${(error as Error).message.split('\n')[0]}`);
+    progress(`${name}: ${(error as Error).stack ?? error}`);
+  }
+  const missing = ALL.filter((name) => !cluster.alive(name));
+  if (missing.length) {
+    progress(`restoring ${missing.join(' ')}`);
+    await cluster.up([]);
+  }
+  progress(`${name}: ${secs(Date.now() - started)} s; ${row.notes.join('; ')}`);
+  return row;
+}
+
+function check(row: Row, ok: boolean, failure: string): void {
+  if (!ok) {
+    row.failed = true;
+    row.notes.push(`FAILED: ${failure}`);
+  }
+}
+
+/** Waits until `ready` holds (polling every 100 ms) or `timeoutMs`; milliseconds taken, or undefined. */
+async function until(ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (await ready()) return Date.now() - started;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+// ---- (a) kill -9 of a RabbitMQ node --------------------------------------------------------------
+async function rabbitDrill(row: Row): Promise<void> {
+  const prefix = `${runId}a`;
+  const victim = 'rabbit-1'; // the first rabbitmq-address of every process: all of them fail over
+  let kill: Promise<void> | undefined;
+  let backAfter = 0;
+  const load = await sendLoad({
+    port: cluster.smtpPort,
+    total: MESSAGES,
+    prefix,
+    onAccepted: (accepted) => {
+      if (accepted !== Math.floor(MESSAGES / 2) || kill) return;
+      kill = (async () => {
+        await cluster.kill9(victim);
+        const killed = Date.now();
+        await sleep(10000);
+        await cluster.up([victim]);
+        backAfter = Date.now() - killed;
+      })();
+    },
+  });
+  await kill;
+  await settle(load, sink, 15 * 60000, 5000);
+  row.tally = tally(load, sink, prefix);
+  row.notes.push(`${victim} killed at ${Math.floor(MESSAGES / 2)} accepted, up again ${secs(backAfter)} s later`, ...loadNotes(load));
+  check(row, kill !== undefined, `${victim} was not killed`);
+}
+
+// ---- (b) kill -9 of an ingress node --------------------------------------------------------------
+async function ingressDrill(row: Row): Promise<void> {
+  const prefix = `${runId}b`;
+  const victim = 'ingress-1';
+  let kill: Promise<void> | undefined;
+  let markedDown: number | undefined;
+  let markedUp: number | undefined;
+  let restartMs = 0;
+  const load = await sendLoad({
+    port: cluster.smtpPort,
+    total: SMALL,
+    prefix,
+    onAccepted: (accepted) => {
+      if (accepted !== Math.floor(SMALL / 3) || kill) return;
+      kill = (async () => {
+        const before = await cluster.haproxyStates();
+        if (before.get(victim) !== 2) throw new Error(`${victim} not UP in HAProxy before the kill: ${[...before].join(' ')}`);
+        const killed = Date.now();
+        await cluster.kill9(victim);
+        const down = await until(async () => (await cluster.haproxyStates()).get(victim) !== 2, 30000);
+        if (down !== undefined) markedDown = Date.now() - killed;
+        // down a while longer, so the clients meet the gap
+        await sleep(5000);
+        const restarted = Date.now();
+        await cluster.script('up.sh', [victim]).then((run) => {
+          if (run.code !== 0) throw new Error(`up.sh ${victim} failed:\n${run.output.slice(-2000)}`);
+        });
+        markedUp = await until(async () => (await cluster.haproxyStates()).get(victim) === 2, 30000);
+        restartMs = Date.now() - restarted;
+      })();
+    },
+  });
+  await kill;
+  await settle(load, sink, 10 * 60000, 5000);
+  row.tally = tally(load, sink, prefix);
+  row.notes.push(
+    markedDown === undefined ? 'HAProxy did not mark it down within 30 s' : `HAProxy marked ${victim} down ${secs(markedDown)} s after the kill (check inter 1s, fall 2)`,
+    `UP again ${secs(restartMs)} s after its restart`,
+    ...loadNotes(load),
+  );
+  check(row, markedDown !== undefined && markedDown <= 4000, `HAProxy took longer than 2 check intervals + 2 s`);
+  check(row, markedUp !== undefined, `${victim} not UP in HAProxy after its restart`);
+  check(row, load.givenUp + load.refused === 0, 'clients that retried did not all succeed');
+}
+
+// ---- (c) kill -9 of a delivery node --------------------------------------------------------------
+async function deliveryDrill(row: Row): Promise<void> {
+  const prefix = `${runId}c`;
+  const victim = 'delivery-1';
+  // every 5th message is tied to delivery-1's IPs: alternately its pool and one of its addresses
+  const tiedBy = (n: number): 'pool' | 'ip' | undefined => (n % 5 !== 0 ? undefined : (n / 5) % 2 === 0 ? 'pool' : 'ip');
+  const headers = (n: number): string[] => {
+    const tie = tiedBy(n);
+    return tie === 'pool' ? ['x-mq-pool: node1'] : tie === 'ip' ? ['x-mq-ip: 127.0.1.2'] : [];
+  };
+  const tieOf = (token: string): 'pool' | 'ip' | undefined => tiedBy(Number(token.slice(prefix.length + 1)));
+  let killedAt = 0;
+  let kill: Promise<void> | undefined;
+  const load = await sendLoad({
+    port: cluster.smtpPort,
+    total: SMALL,
+    prefix,
+    headers,
+    onAccepted: (accepted) => {
+      if (accepted !== Math.floor(SMALL / 3) || kill) return;
+      kill = cluster.kill9(victim).then(() => void (killedAt = Date.now()));
+    },
+  });
+  await kill;
+  check(row, killedAt > 0, `${victim} was not killed`);
+  const accepted = [...load.accepted];
+  const untied = accepted.filter((t) => !tieOf(t));
+  const tied = accepted.filter((t) => tieOf(t));
+  const arrived = (t: string): boolean => (sink.tokens.get(t)?.arrivals ?? 0) > 0;
+  // mail free to leave from any IP: all of it through delivery-2 while delivery-1 is down; down at
+  // least 25 s, past the 15 s after which delivery-2 takes the silent node for down
+  const untiedMs = await until(() => untied.every(arrived), 10 * 60000);
+  await sleep(Math.max(0, 25000 - (Date.now() - killedAt)));
+  const downMs = Date.now() - killedAt;
+  const untiedWhileDown = untied.filter(arrived).length;
+  const tiedBefore = new Map(tied.map((t) => [t, sink.tokens.get(t)?.sources.slice() ?? []]));
+  const waiting = tied.filter((t) => !tiedBefore.get(t)!.length);
+  const untiedLate = untied.filter((t) => !arrived(t));
+  progress(`${victim} down ${secs(downMs)} s: ${untiedWhileDown}/${untied.length} untied delivered, ${waiting.length}/${tied.length} tied waiting`);
+  const restarted = Date.now();
+  await cluster.up([victim]);
+  await settle(load, sink, 10 * 60000, 5000);
+  row.tally = tally(load, sink, prefix);
+
+  // where each message left from
+  const allowed = (token: string): string[] => (tieOf(token) === 'ip' ? ['127.0.1.2'] : tieOf(token) === 'pool' ? NODE1_IPS : []);
+  const wrongTied = tied.filter((t) => (sink.tokens.get(t)?.sources ?? []).some((ip) => !allowed(t).includes(ip)));
+  const waitedThenSent = waiting.filter(arrived);
+  const fromOther = untied.filter((t) => (sink.tokens.get(t)?.sources ?? []).some((ip) => ip.startsWith('127.0.2.')));
+  const tiedWhileDown = [...tiedBefore].filter(([, sources]) => sources.length > 0).length;
+  row.notes.push(
+    `${victim} killed at ${Math.floor(SMALL / 3)} accepted, down ${secs(downMs)} s`,
+    `any-IP mail: ${untiedWhileDown}/${untied.length} delivered while it was down (${untiedMs === undefined ? 'NOT all' : `all ${secs(untiedMs)} s after the run`}), ${fromOther.length} of them from 127.0.2.x`,
+    `tied to node1 (${tied.filter((t) => tieOf(t) === 'pool').length} pool, ${tied.filter((t) => tieOf(t) === 'ip').length} ip): ${tiedWhileDown} sent before the kill, ${waiting.length} waited, ${waitedThenSent.length} sent after the restart (settled ${secs(Date.now() - restarted - 5000)} s after it), ${wrongTied.length} from a wrong IP`,
+    `sink: ${unreadOf(prefix)} arrivals whose 250 was never read (sender killed mid-reply: a duplicate no sender can rule out)`,
+    ...loadNotes(load),
+  );
+  check(row, untiedLate.length === 0, `${untiedLate.length} any-IP messages waited for ${victim}`);
+  check(row, wrongTied.length === 0, `${wrongTied.length} tied messages left from another IP (e.g. ${wrongTied[0]}: ${sink.tokens.get(wrongTied[0] ?? '')?.sources.join(',')})`);
+  check(row, waiting.length > 0, 'no tied message was left waiting for the dead node (the drill proved nothing)');
+}
+
+// ---- (d) kill -9 of Redis ------------------------------------------------------------------------
+async function redisDrill(row: Row): Promise<void> {
+  const prefix = `${runId}d`;
+  let kill: Promise<void> | undefined;
+  let backAfter = 0;
+  const load = await sendLoad({
+    port: cluster.smtpPort,
+    total: SMALL,
+    prefix,
+    onAccepted: (accepted) => {
+      if (accepted !== Math.floor(SMALL / 3) || kill) return;
+      kill = (async () => {
+        await cluster.kill9('redis');
+        const killed = Date.now();
+        await sleep(5000);
+        await cluster.up(['redis']);
+        backAfter = Date.now() - killed;
+      })();
+    },
+  });
+  await kill;
+  await settle(load, sink, 10 * 60000, 5000);
+  row.tally = tally(load, sink, prefix);
+  row.notes.push(`redis killed at ${Math.floor(SMALL / 3)} accepted, up again ${secs(backAfter)} s later (empty)`, `sink: ${unreadOf(prefix)} arrivals whose 250 was never read`, ...loadNotes(load));
+}
+
+// ---- (e) the whole cluster restarted with mail queued --------------------------------------------
+async function restartDrill(row: Row): Promise<void> {
+  const prefix = `${runId}e`;
+  await cluster.stop('delivery-1');
+  await cluster.stop('delivery-2');
+  const load = await sendLoad({ port: cluster.smtpPort, total: QUEUED, prefix });
+  await sleep(2000);
+  const early = prefixTokens(prefix).filter(([, r]) => r.arrivals > 0).length;
+  check(row, early === 0, `${early} delivered while delivery was stopped`);
+  const down = await cluster.down(false);
+  check(row, down.code === 0, `down.sh failed (${down.code})`);
+  const stillAlive = ALL.filter((name) => cluster.alive(name));
+  check(row, stillAlive.length === 0, `still running after down.sh: ${stillAlive.join(' ')}`);
+  const up = await cluster.up([]);
+  const restarted = Date.now();
+  await settle(load, sink, 10 * 60000, 5000);
+  row.tally = tally(load, sink, prefix);
+  row.notes.push(
+    `${load.accepted.size} queued with delivery stopped, ${early} delivered before the restart`,
+    `down.sh ${secs(down.ms)} s, up.sh ${secs(up.ms)} s, delivered within ${secs(Date.now() - restarted - 5000)} s after`,
+    ...loadNotes(load),
+  );
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+const wasUp = ALL.every((name) => cluster.alive(name));
+progress(`cluster ${wasUp ? 'up' : 'not (fully) up'}; sink on 127.0.0.1:${sink.port}; ${MESSAGES} messages in (a), ${SMALL} in (b)-(d), ${QUEUED} in (e); tokens ${runId}*`);
+// delivery relays to the sink: (re)started with CLUSTER_SMARTHOST; up.sh starts whatever is missing
+await cluster.stop('delivery-1');
+await cluster.stop('delivery-2');
+await cluster.up([]);
+
+const rows: Row[] = [];
+const only = process.env['DRILLS']?.split(',');
+const drills: Array<[string, string, (row: Row) => Promise<void>]> = [
+  ['a', '(a) kill -9 rabbit-1 (restarted after 10 s)', rabbitDrill],
+  ['b', '(b) kill -9 ingress-1', ingressDrill],
+  ['c', '(c) kill -9 delivery-1', deliveryDrill],
+  ['d', '(d) kill -9 redis (restarted after 5 s)', redisDrill],
+  ['e', '(e) whole cluster restarted, mail queued', restartDrill],
+];
+for (const [key, name, fn] of drills) if (!only || only.includes(key)) rows.push(await drill(name, fn));
+
+if (wasUp) {
+  // as it was: delivery relaying where it did before
+  await cluster.stop('delivery-1');
+  await cluster.stop('delivery-2');
+  await cluster.up(['delivery-1', 'delivery-2'], { CLUSTER_SMARTHOST: originalSmarthost });
+} else {
+  await cluster.down(false);
+}
+await sink.close();
+
+const cell = (s: string | number): string => String(s).replace(/\|/g, '\\|');
+const lines = [
+  '| drill | accepted | delivered | lost | dup (delivery) | dup (client retry) | notes |',
+  '|---|---:|---:|---:|---:|---:|---|',
+  ...rows.map((r) => {
+    const t = r.tally;
+    return `| ${cell(r.drill)} | ${t?.accepted ?? '-'} | ${t?.delivered ?? '-'} | ${t?.lost ?? '-'} | ${t?.duplicatesByDelivery ?? '-'} | ${t?.duplicatesByClientRetry ?? '-'} | ${cell(r.notes.join('; '))} |`;
+  }),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+for (const r of rows) if (r.tally?.lost) progress(`${r.drill}: lost ${r.tally.lost}, e.g. ${r.tally.lostTokens.slice(0, 5).join(' ')}`);
+if (sink.anonymous) progress(`${sink.anonymous} arrivals without a drill token (mail queued in the cluster before)`);
+process.exit(rows.some((r) => (r.tally?.lost ?? 0) > 0 || r.failed) ? 1 : 0);
