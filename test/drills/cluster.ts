@@ -17,6 +17,8 @@
  * delivery relaying as before; if this process started it, it is stopped (down.sh, data kept).
  */
 
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cluster, settle, tally, type Tally } from './cluster-control.js';
 import { sendLoad, type LoadResult } from './cluster-load.js';
 import { DrillSink } from './sink.js';
@@ -58,6 +60,31 @@ function prefixTokens(prefix: string): Array<[string, { arrivals: number; unread
 /** Duplicates a kill -9 legitimately causes at the sink: dot received, 250 never read (see sink.ts). */
 function unreadOf(prefix: string): number {
   return prefixTokens(prefix).reduce((n, [, r]) => n + r.unread + r.hangups, 0);
+}
+
+/**
+ * Delivery's duplicates (arrivals beyond the first and beyond the client's retries after the dot)
+ * not explained by an arrival whose 250 the sender never read: those would be a bug.
+ */
+function unexplainedDuplicates(prefix: string, load: LoadResult): number {
+  let n = 0;
+  for (const [token, r] of prefixTokens(prefix)) {
+    if (r.arrivals < 2) continue;
+    const extra = r.arrivals - 1;
+    const byDelivery = extra - Math.min(extra, load.retriedAfterDot.get(token) ?? 0);
+    n += Math.max(0, byDelivery - r.unread - r.hangups);
+  }
+  return n;
+}
+
+/** Notes every drill ends with: the sink's view of duplicates, the client's retries. */
+function endNotes(prefix: string, load: LoadResult, row: Row): string[] {
+  const notes: string[] = [];
+  if (row.tally?.duplicatesByDelivery) {
+    const unexplained = unexplainedDuplicates(prefix, load);
+    notes.push(`sink: ${unreadOf(prefix)} arrivals whose 250 was never read (the sender killed mid-reply: a duplicate no sender can rule out), ${unexplained} delivery duplicates${unexplained ? ' UNEXPLAINED' : ''} beyond those`);
+  }
+  return [...notes, ...loadNotes(load)];
 }
 
 function loadNotes(load: LoadResult): string[] {
@@ -132,7 +159,7 @@ async function rabbitDrill(row: Row): Promise<void> {
   await kill;
   await settle(load, sink, 15 * 60000, 5000);
   row.tally = tally(load, sink, prefix);
-  row.notes.push(`${victim} killed at ${Math.floor(MESSAGES / 2)} accepted, up again ${secs(backAfter)} s later`, ...loadNotes(load));
+  row.notes.push(`${victim} killed at ${Math.floor(MESSAGES / 2)} accepted, up again ${secs(backAfter)} s later`, ...endNotes(prefix, load, row));
   check(row, kill !== undefined, `${victim} was not killed`);
 }
 
@@ -174,7 +201,7 @@ async function ingressDrill(row: Row): Promise<void> {
   row.notes.push(
     markedDown === undefined ? 'HAProxy did not mark it down within 30 s' : `HAProxy marked ${victim} down ${secs(markedDown)} s after the kill (check inter 1s, fall 2)`,
     `UP again ${secs(restartMs)} s after its restart`,
-    ...loadNotes(load),
+    ...endNotes(prefix, load, row),
   );
   check(row, markedDown !== undefined && markedDown <= 4000, `HAProxy took longer than 2 check intervals + 2 s`);
   check(row, markedUp !== undefined, `${victim} not UP in HAProxy after its restart`);
@@ -194,6 +221,9 @@ async function deliveryDrill(row: Row): Promise<void> {
   const tieOf = (token: string): 'pool' | 'ip' | undefined => tiedBy(Number(token.slice(prefix.length + 1)));
   let killedAt = 0;
   let kill: Promise<void> | undefined;
+  const atKill = new Map<string, number>();
+  // tied tokens sent so far (any of them may have been accepted)
+  const load_tied = (): string[] => Array.from({ length: SMALL }, (_, n) => n).filter((n) => tiedBy(n)).map((n) => `${prefix}-${n}`);
   const load = await sendLoad({
     port: cluster.smtpPort,
     total: SMALL,
@@ -201,7 +231,13 @@ async function deliveryDrill(row: Row): Promise<void> {
     headers,
     onAccepted: (accepted) => {
       if (accepted !== Math.floor(SMALL / 3) || kill) return;
-      kill = cluster.kill9(victim).then(() => void (killedAt = Date.now()));
+      kill = cluster.kill9(victim).then(() => {
+        killedAt = Date.now();
+        // arrivals so far (a transaction of the dead node still in the sink's buffers a moment later)
+        setTimeout(() => {
+          for (const t of load_tied()) atKill.set(t, sink.tokens.get(t)?.arrivals ?? 0);
+        }, 1000);
+      });
     },
   });
   await kill;
@@ -217,6 +253,8 @@ async function deliveryDrill(row: Row): Promise<void> {
   const downMs = Date.now() - killedAt;
   const untiedWhileDown = untied.filter(arrived).length;
   const tiedBefore = new Map(tied.map((t) => [t, sink.tokens.get(t)?.sources.slice() ?? []]));
+  // tied mail that arrived while its owner was dead (from 1 s after the kill): nobody may send it
+  const sentWhileDown = tied.filter((t) => (sink.tokens.get(t)?.arrivals ?? 0) > (atKill.get(t) ?? 0));
   const waiting = tied.filter((t) => !tiedBefore.get(t)!.length);
   const untiedLate = untied.filter((t) => !arrived(t));
   progress(`${victim} down ${secs(downMs)} s: ${untiedWhileDown}/${untied.length} untied delivered, ${waiting.length}/${tied.length} tied waiting`);
@@ -230,24 +268,45 @@ async function deliveryDrill(row: Row): Promise<void> {
   const wrongTied = tied.filter((t) => (sink.tokens.get(t)?.sources ?? []).some((ip) => !allowed(t).includes(ip)));
   const waitedThenSent = waiting.filter(arrived);
   const fromOther = untied.filter((t) => (sink.tokens.get(t)?.sources ?? []).some((ip) => ip.startsWith('127.0.2.')));
-  const tiedWhileDown = [...tiedBefore].filter(([, sources]) => sources.length > 0).length;
+  const tiedBeforeKill = [...atKill.values()].filter((n) => n > 0).length;
   row.notes.push(
     `${victim} killed at ${Math.floor(SMALL / 3)} accepted, down ${secs(downMs)} s`,
     `any-IP mail: ${untiedWhileDown}/${untied.length} delivered while it was down (${untiedMs === undefined ? 'NOT all' : `all ${secs(untiedMs)} s after the run`}), ${fromOther.length} of them from 127.0.2.x`,
-    `tied to node1 (${tied.filter((t) => tieOf(t) === 'pool').length} pool, ${tied.filter((t) => tieOf(t) === 'ip').length} ip): ${tiedWhileDown} sent before the kill, ${waiting.length} waited, ${waitedThenSent.length} sent after the restart (settled ${secs(Date.now() - restarted - 5000)} s after it), ${wrongTied.length} from a wrong IP`,
-    `sink: ${unreadOf(prefix)} arrivals whose 250 was never read (sender killed mid-reply: a duplicate no sender can rule out)`,
-    ...loadNotes(load),
+    `tied to node1 (${tied.filter((t) => tieOf(t) === 'pool').length} pool, ${tied.filter((t) => tieOf(t) === 'ip').length} ip): ${tiedBeforeKill} sent before the kill, ${sentWhileDown.length} while it was down, ${waiting.length} waited, ${waitedThenSent.length} sent after the restart (settled ${secs(Date.now() - restarted - 5000)} s after it), ${wrongTied.length} from a wrong IP`,
+    ...endNotes(prefix, load, row),
   );
+  check(row, sentWhileDown.length === 0, `${sentWhileDown.length} tied messages sent while their node was dead`);
   check(row, untiedLate.length === 0, `${untiedLate.length} any-IP messages waited for ${victim}`);
   check(row, wrongTied.length === 0, `${wrongTied.length} tied messages left from another IP (e.g. ${wrongTied[0]}: ${sink.tokens.get(wrongTied[0] ?? '')?.sources.join(',')})`);
   check(row, waiting.length > 0, 'no tied message was left waiting for the dead node (the drill proved nothing)');
 }
 
 // ---- (d) kill -9 of Redis ------------------------------------------------------------------------
+/** What delivery-1/2 logged since `from` (byte offsets of their logs). */
+function logSince(from: Map<string, number>): string {
+  let text = '';
+  for (const [name, offset] of from) {
+    try {
+      text += readFileSync(join(cluster.runDir, `${name}.log`)).subarray(offset).toString();
+    } catch {
+      // no log
+    }
+  }
+  return text;
+}
+
+function logOffsets(names: string[]): Map<string, number> {
+  return new Map(names.map((name) => [name, existsSync(join(cluster.runDir, `${name}.log`)) ? statSync(join(cluster.runDir, `${name}.log`)).size : 0]));
+}
+
 async function redisDrill(row: Row): Promise<void> {
   const prefix = `${runId}d`;
+  const offsets = logOffsets(['delivery-1', 'delivery-2']);
+  sink.maxConcurrent = sink.concurrent;
   let kill: Promise<void> | undefined;
   let backAfter = 0;
+  let before = 0;
+  let during = 0;
   const load = await sendLoad({
     port: cluster.smtpPort,
     total: SMALL,
@@ -257,8 +316,12 @@ async function redisDrill(row: Row): Promise<void> {
       kill = (async () => {
         await cluster.kill9('redis');
         const killed = Date.now();
+        before = sink.maxConcurrent;
+        sink.maxConcurrent = sink.concurrent;
         await sleep(5000);
         await cluster.up(['redis']);
+        during = sink.maxConcurrent;
+        sink.maxConcurrent = sink.concurrent;
         backAfter = Date.now() - killed;
       })();
     },
@@ -266,7 +329,16 @@ async function redisDrill(row: Row): Promise<void> {
   await kill;
   await settle(load, sink, 10 * 60000, 5000);
   row.tally = tally(load, sink, prefix);
-  row.notes.push(`redis killed at ${Math.floor(SMALL / 3)} accepted, up again ${secs(backAfter)} s later (empty)`, `sink: ${unreadOf(prefix)} arrivals whose 250 was never read`, ...loadNotes(load));
+  const logged = logSince(offsets);
+  const fellBack = (logged.match(/Redis unreachable: connection and message limits now use this process's share/g) ?? []).length;
+  const back = (logged.match(/Redis is back: connection and message limits are shared/g) ?? []).length;
+  row.notes.push(
+    `redis killed at ${Math.floor(SMALL / 3)} accepted, up again ${secs(backAfter)} s later (empty)`,
+    `delivery logged ${fellBack}× "limits now use this process's share", ${back}× "Redis is back"`,
+    `sink sessions at once at most ${before} before, ${during} while Redis was down, ${sink.maxConcurrent} after (caps: * * connections=20 per source IP and domain, shared through Redis, 20/2 per process without it; smtp-connections-out 20 per node)`,
+    ...endNotes(prefix, load, row),
+  );
+  check(row, fellBack > 0, 'no delivery process said it fell back to its local share');
 }
 
 // ---- (e) the whole cluster restarted with mail queued --------------------------------------------
@@ -289,7 +361,7 @@ async function restartDrill(row: Row): Promise<void> {
   row.notes.push(
     `${load.accepted.size} queued with delivery stopped, ${early} delivered before the restart`,
     `down.sh ${secs(down.ms)} s, up.sh ${secs(up.ms)} s, delivered within ${secs(Date.now() - restarted - 5000)} s after`,
-    ...loadNotes(load),
+    ...endNotes(prefix, load, row),
   );
 }
 
