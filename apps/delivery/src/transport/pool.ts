@@ -73,6 +73,23 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Messages waiting for a connection to one key, in arrival order, and the connections being opened
+ * for them (`opening`): each open in flight is meant for one waiter, so the line asks the gate only
+ * for as many slots as it has waiters without one on the way.
+ */
+interface Line {
+  readonly key: string;
+  readonly waiters: Waiter[];
+  opening: number;
+  /** A fill (gate requests, one after the other) is running. */
+  filling: boolean;
+  /** Something freed a slot during the fill: look again when it ends. */
+  again: boolean;
+  /** The fallback poll for slots freed by other processes (their release tells us nothing). */
+  poll: NodeJS.Timeout | undefined;
+}
+
 interface Idle {
   readonly connection: UpstreamConnection;
   readonly slot: Slot;
@@ -85,17 +102,31 @@ export class OverCapacity extends Error {}
 /** Nothing was sent: the attempt was stopped before its final dot (shutdown, lost AMQP delivery). */
 export class TransactionAborted extends Error {}
 
+/** How often a line whose gate said no looks again for slots freed by other processes. */
+const POLL_MS = 50;
+const POLL_JITTER_MS = 100;
+
 /**
  * Upstream connections keyed by (source address, remote address, port), reused for several
  * messages. Opening one needs a slot from the gate; a released connection goes first to a message
  * waiting for the same key, so messages queue on busy connections instead of on idle timers.
+ *
+ * Waiting is event-driven: a connection that reaches `maxMessages` (or breaks) while messages wait
+ * for its key keeps its slot and hands it to its replacement as soon as it has closed (no budget
+ * round trip, no wait); a slot this process gives back wakes every line at once. Only slots freed
+ * by other processes are found by polling, which is all the gate can tell.
  */
 export class UpstreamPool {
   readonly #options: PoolOptions;
   readonly #log: Logger;
   readonly #idle = new Map<string, Idle[]>();
-  /** Messages waiting for a connection, per key, in arrival order. */
-  readonly #lines = new Map<string, Waiter[]>();
+  /** Messages waiting for a connection, per key. */
+  readonly #lines = new Map<string, Line>();
+  /**
+   * One listener per abort signal, however many waiters it stops: the signals are shared (the
+   * consumer channel, the process stopping), and EventTarget's add and remove walk every listener.
+   */
+  readonly #watched = new Map<AbortSignal, { readonly leave: Set<() => void>; readonly listener: () => void }>();
   #open = 0;
   #closed = false;
 
@@ -150,33 +181,35 @@ export class UpstreamPool {
     this.#closed = true;
     for (const list of this.#idle.values()) for (const idle of list) this.#discard(idle.connection, idle.slot, idle.timer);
     this.#idle.clear();
+    for (const line of this.#lines.values()) clearTimeout(line.poll);
   }
 
-  /**
-   * An idle connection, a new one if the gate grants a slot, or a place in line for the key. Only
-   * the head of a line polls the gate; everyone else waits for a connection handed over by
-   * `#release`, so a thousand waiting messages cost one budget check per tick, not a thousand.
-   */
+  /** An idle connection, else a place in line for the key (which asks the gate for a slot at once). */
   #connectionFor(target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[] = []): Promise<Granted> {
     const key = keyOf(target);
     const idle = this.#takeIdle(key);
     if (idle) return Promise.resolve(idle);
-    const line = this.#lines.get(key);
-    if (!line?.length) {
-      return this.#tryOpen(target, scope).then((granted) => granted ?? this.#wait(key, target, scope, signals));
-    }
     return this.#wait(key, target, scope, signals);
   }
 
   #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[]): Promise<Granted> {
     return new Promise<Granted>((resolve, reject) => {
+      if (signals.some((signal) => signal.aborted)) {
+        reject(new TransactionAborted('stopped while waiting for a connection'));
+        return;
+      }
       let line = this.#lines.get(key);
-      if (!line) this.#lines.set(key, (line = []));
+      if (!line) this.#lines.set(key, (line = { key, waiters: [], opening: 0, filling: false, again: false, poll: undefined }));
+      const waiters = line.waiters;
+      const unwatch = (): void => {
+        for (const signal of signals) this.#unwatch(signal, onAbort);
+      };
       const leave = (error: Error): void => {
         clearTimeout(waiter.timer);
-        for (const signal of signals) signal.removeEventListener('abort', onAbort);
-        const i = line.indexOf(waiter);
-        if (i >= 0) line.splice(i, 1);
+        unwatch();
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        this.#forget(line);
         reject(error);
       };
       const onAbort = (): void => leave(new TransactionAborted('stopped while waiting for a connection'));
@@ -185,7 +218,7 @@ export class UpstreamPool {
         scope,
         give: (granted) => {
           clearTimeout(waiter.timer);
-          for (const signal of signals) signal.removeEventListener('abort', onAbort);
+          unwatch();
           resolve(granted);
         },
         timer: setTimeout(
@@ -193,46 +226,132 @@ export class UpstreamPool {
           this.#options.maxWait * 1000,
         ),
       };
-      if (signals.some((signal) => signal.aborted)) return onAbort();
-      for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
-      line.push(waiter);
-      if (line.length === 1) void this.#poll(key, line);
+      for (const signal of signals) this.#watch(signal, onAbort);
+      waiters.push(waiter);
+      // after a no from the gate, newcomers wait for a wake-up or the poll instead of asking again each
+      if (line.poll === undefined) this.#fill(line);
     });
   }
 
-  /** Asks the gate for a slot on behalf of the head of the line until the line is empty. */
-  async #poll(key: string, line: Waiter[]): Promise<void> {
-    while (line.length > 0) {
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-      const head = line[0];
-      if (!head) break;
-      const granted = await this.#tryOpen(head.target, head.scope);
-      if (granted && line[0] === head) {
-        line.shift();
-        head.give(granted);
-      } else if (granted) {
-        this.#recycle(granted); // the head left meanwhile (timed out): someone else may use it
-      }
+  #watch(signal: AbortSignal, onAbort: () => void): void {
+    let watched = this.#watched.get(signal);
+    if (!watched) {
+      const leave = new Set<() => void>();
+      const listener = (): void => {
+        this.#watched.delete(signal);
+        for (const f of [...leave]) f();
+      };
+      watched = { leave, listener };
+      this.#watched.set(signal, watched);
+      signal.addEventListener('abort', listener, { once: true });
     }
-    if (this.#lines.get(key) === line) this.#lines.delete(key);
+    watched.leave.add(onAbort);
   }
 
-  /** A new connection if the gate has a slot; a failed connect is an outcome for the caller. */
-  async #tryOpen(target: UpstreamTarget, scope: ConnectionScope): Promise<Granted | undefined> {
-    const slot = await this.#options.gate.tryTake(scope);
-    if (!slot) return undefined;
+  #unwatch(signal: AbortSignal, onAbort: () => void): void {
+    const watched = this.#watched.get(signal);
+    if (!watched) return;
+    watched.leave.delete(onAbort);
+    if (watched.leave.size === 0) {
+      this.#watched.delete(signal);
+      signal.removeEventListener('abort', watched.listener);
+    }
+  }
+
+  /** Waiters of the line that no connection is being opened for yet. */
+  #demand(line: Line): number {
+    return line.waiters.length - line.opening;
+  }
+
+  /**
+   * Asks the gate for a slot for every waiter without a connection on its way, one request at a
+   * time, opening a connection as each is granted (the connects run side by side). When the gate
+   * says no, a local release wakes the line again; the poll covers releases of other processes.
+   */
+  #fill(line: Line): void {
+    if (line.filling) {
+      line.again = true;
+      return;
+    }
+    if (this.#demand(line) <= 0 || this.#closed) {
+      this.#forget(line);
+      return;
+    }
+    line.filling = true;
+    clearTimeout(line.poll);
+    line.poll = undefined;
+    void (async () => {
+      let denied = false;
+      try {
+        do {
+          line.again = false;
+          while (this.#demand(line) > 0 && !this.#closed) {
+            const head = line.waiters[line.opening]!;
+            line.opening++;
+            let slot: Slot | undefined;
+            try {
+              slot = await this.#options.gate.tryTake(head.scope);
+            } catch (err) {
+              this.#log.warn({ err: (err as Error).message }, 'connection gate failed');
+            }
+            if (!slot) {
+              line.opening--;
+              denied = true;
+              break;
+            }
+            denied = false;
+            void this.#openFor(line, head.target, slot);
+          }
+        } while (line.again && this.#demand(line) > 0 && !this.#closed);
+      } finally {
+        line.filling = false;
+      }
+      if (denied && this.#demand(line) > 0 && !this.#closed) {
+        line.poll = setTimeout(() => {
+          line.poll = undefined;
+          this.#fill(line);
+        }, POLL_MS + Math.random() * POLL_JITTER_MS);
+      }
+      this.#forget(line);
+    })();
+  }
+
+  /** Every line with demand looks again now: this process just gave a slot back. */
+  #wakeAll(): void {
+    for (const line of this.#lines.values()) if (this.#demand(line) > 0) this.#fill(line);
+  }
+
+  /** A line with nobody waiting and nothing opening is dropped. */
+  #forget(line: Line): void {
+    if (line.waiters.length === 0 && line.opening === 0 && !line.filling && this.#lines.get(line.key) === line) {
+      clearTimeout(line.poll);
+      this.#lines.delete(line.key);
+    }
+  }
+
+  /**
+   * Opens a connection with `slot` (already counted in `line.opening`) and gives it to the first
+   * waiter; a failed connect is that waiter's outcome (it may try the next MX address). Nobody left
+   * waiting: the connection goes idle, for the next message to the key.
+   */
+  async #openFor(line: Line, target: UpstreamTarget, slot: Slot): Promise<void> {
+    let granted: Granted;
     this.#open++;
     try {
-      return { connection: await UpstreamConnection.open(target, this.#options.timeouts), slot };
+      granted = { connection: await UpstreamConnection.open(target, this.#options.timeouts), slot };
     } catch (err) {
       this.#open--;
-      await slot.release();
-      return { outcome: this.#failure(err as UpstreamError, target, undefined) };
+      await Promise.resolve(slot.release()).catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'slot release failed'));
+      granted = { outcome: this.#failure(err as UpstreamError, target, undefined) };
+      this.#wakeAll();
     }
-  }
-
-  #recycle(granted: Granted): void {
-    if ('connection' in granted) this.#release(granted.connection, granted.slot);
+    line.opening--;
+    const head = line.waiters.shift();
+    if (head) head.give(granted);
+    else if ('connection' in granted) this.#release(granted.connection, granted.slot);
+    // a waiter whose open failed while others wait: their own opens are asked for again
+    if (this.#demand(line) > 0) this.#fill(line);
+    this.#forget(line);
   }
 
   async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
@@ -313,9 +432,12 @@ export class UpstreamPool {
       return;
     }
     const key = keyOf(connection.target);
-    const next = this.#lines.get(key)?.shift();
+    const line = this.#lines.get(key);
+    // straight to the next message: no idle round trip (a connection still opening for it goes to
+    // the one after, or idle)
+    const next = line?.waiters.shift();
     if (next) {
-      next.give({ connection, slot }); // straight to the next message: no idle round trip
+      next.give({ connection, slot });
       return;
     }
     const idle: Idle = {
@@ -334,11 +456,36 @@ export class UpstreamPool {
     else this.#idle.set(key, [idle]);
   }
 
+  /**
+   * Closes a connection. When messages wait for its key, its slot is not given back: it pays for the
+   * replacement, opened once this connection has closed (so the two are never open together).
+   */
   #discard(connection: UpstreamConnection, slot: Slot, timer?: NodeJS.Timeout): void {
     clearTimeout(timer);
+    const line = this.#closed ? undefined : this.#lines.get(keyOf(connection.target));
+    if (line && this.#demand(line) > 0) {
+      line.opening++;
+      void connection.closed().then(() => {
+        this.#open--;
+        if (this.#closed) {
+          line.opening--;
+          this.#giveBack(slot);
+          return;
+        }
+        return this.#openFor(line, connection.target, slot);
+      });
+      connection.close();
+      return;
+    }
     connection.close();
     this.#open--;
-    void Promise.resolve(slot.release()).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'slot release failed'));
+    this.#giveBack(slot);
+  }
+
+  #giveBack(slot: Slot): void {
+    void Promise.resolve(slot.release())
+      .catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'slot release failed'))
+      .then(() => this.#wakeAll());
   }
 }
 

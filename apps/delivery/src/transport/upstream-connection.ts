@@ -43,12 +43,16 @@ interface NodemailerInternals {
   _supportedExtensions: string[];
 }
 
+/** How long a closing connection waits for the reply to QUIT before it closes the socket itself. */
+const QUIT_WAIT_MS = 2000;
+
 /** A live upstream connection with a promise API, counting what it sent. */
 export class UpstreamConnection {
   readonly target: UpstreamTarget;
   readonly #connection: SMTPConnection;
   #greeting = '';
   #closed = false;
+  readonly #ended: Promise<void>;
   messages = 0;
   dataBytes = 0;
   /** Whether the remote advertised DSN in its EHLO reply. */
@@ -66,7 +70,12 @@ export class UpstreamConnection {
       remember(line);
       onGreeting.call(this, line);
     };
-    connection.once('end', () => (this.#closed = true));
+    this.#ended = new Promise((resolve) => {
+      connection.once('end', () => {
+        this.#closed = true;
+        resolve();
+      });
+    });
     connection.on('error', () => (this.#closed = true));
   }
 
@@ -165,12 +174,24 @@ export class UpstreamConnection {
   }
 
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      if (!this.#connection.destroyed) this.#connection.close();
+      return;
+    }
     this.#closed = true;
     try {
       this.#connection.quit();
+      // a server that does not answer QUIT soon is not waited for: the socket is closed from our side
+      const late = setTimeout(() => this.#connection.close(), QUIT_WAIT_MS);
+      late.unref();
+      void this.#ended.then(() => clearTimeout(late));
     } catch {
       this.#connection.close();
     }
+  }
+
+  /** Resolves once the session is over: QUIT answered (or given up on) and our side of the socket closed. */
+  closed(): Promise<void> {
+    return this.#ended;
   }
 }
