@@ -26,6 +26,9 @@ export interface SourceIpOptions {
   now?: () => number;
 }
 
+/** How long the list of this host's addresses (the last-resort source candidates) is reused. */
+const LOCAL_ADDRESSES_TTL_MS = 1000;
+
 /** A plausible host name: LDH labels, at least two of them, as EHLO needs (RFC 5321 §4.1.1.1). */
 const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 
@@ -42,6 +45,7 @@ export class SourceIps {
   readonly #local = new Map<string, Promise<boolean>>();
   readonly #ehlo = new Map<string, { name: Promise<string>; expires: number }>();
   #turn = 0;
+  #localAddresses: { readonly at: number; readonly list: readonly string[] } | undefined;
 
   constructor(config: SourceIpConfig, resolver?: Resolver, options: SourceIpOptions = {}) {
     this.#config = config;
@@ -79,7 +83,13 @@ export class SourceIps {
     }
     const defaults = this.#config['smtp-default-ips'];
     if (defaults.length > 0) return unique(defaults);
-    return localAddresses(this.#interfaces?.());
+    if (this.#interfaces) return localAddresses(this.#interfaces());
+    // os.networkInterfaces() is a system call and a fresh table each time: asked once a second at most
+    const now = this.#now();
+    if (this.#localAddresses === undefined || now - this.#localAddresses.at >= LOCAL_ADDRESSES_TTL_MS) {
+      this.#localAddresses = { at: now, list: localAddresses() };
+    }
+    return [...this.#localAddresses.list];
   }
 
   /**
