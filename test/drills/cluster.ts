@@ -4,7 +4,8 @@
  * started with up.sh when it is not up; delivery-1/2 are (re)started relaying to this process's
  * DrillSink (CLUSTER_SMARTHOST). Each drill has its own token prefix:
  *
- *   (a) kill -9 of a RabbitMQ node halfway through MESSAGES (10,000) messages, restarted 10 s later
+ *   (a) kill -9 of a RabbitMQ node (the outbox's quorum leader, or DRILL_RABBIT) halfway through
+ *       MESSAGES (10,000) messages, restarted 10 s later
  *   (b) kill -9 of ingress-1: seconds until HAProxy marks it down, clients that retry succeed
  *   (c) kill -9 of delivery-1: mail free to leave from any IP goes through delivery-2, mail tied to
  *       delivery-1's IPs (x-mq-pool: node1, x-mq-ip: 127.0.1.2) waits and leaves from them after
@@ -19,7 +20,8 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, settle, tally, type Tally } from './cluster-control.js';
+import { spawn } from 'node:child_process';
+import { CLUSTER_DIR, Cluster, settle, tally, type Tally } from './cluster-control.js';
 import { sendLoad, type LoadResult } from './cluster-load.js';
 import { DrillSink } from './sink.js';
 
@@ -136,9 +138,31 @@ async function until(ready: () => Promise<boolean> | boolean, timeoutMs: number)
 }
 
 // ---- (a) kill -9 of a RabbitMQ node --------------------------------------------------------------
+/** rabbitmqctl on rabbit-1 (env.sh's ctl), its output; '' when it fails. */
+async function rabbitctl(args: string): Promise<string> {
+  const run = await new Promise<{ code: number; out: string }>((resolvePromise) => {
+    const child = spawn('bash', ['-c', `source ${JSON.stringify(join(CLUSTER_DIR, 'env.sh'))} && ctl 1 ${args}`], {
+      env: { ...process.env, ...cluster.env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? 1, out }));
+  });
+  return run.code === 0 ? run.out : '';
+}
+
 async function rabbitDrill(row: Row): Promise<void> {
   const prefix = `${runId}a`;
-  const victim = 'rabbit-1'; // the first rabbitmq-address of every process: all of them fail over
+  // the node leading the outbox's quorum queue (after a fresh up.sh rabbit-1, which also holds every
+  // process's connections: the first rabbitmq-address), or DRILL_RABBIT
+  const leaders = await rabbitctl('list_queues --quiet --no-table-headers name leader');
+  const leader = /^outbox\s+mtaq-\S+?-(\d)@/m.exec(leaders)?.[1];
+  const victim = process.env['DRILL_RABBIT'] ?? `rabbit-${leader ?? 1}`;
+  const n = Number(victim.slice('rabbit-'.length));
+  const ports = (await rabbitctl('list_connections --quiet --no-table-headers port')).split('\n').filter((l) => l.trim());
+  const onVictim = ports.filter((port) => Number(port) === Number(cluster.env['CLUSTER_AMQP_PORT'] ?? 5701) + n - 1).length;
+  row.notes.push(`outbox's leader: ${leader ? `rabbit-${leader}` : 'unknown'}; ${onVictim} of ${ports.length} client connections on ${victim}`);
   let kill: Promise<void> | undefined;
   let backAfter = 0;
   const load = await sendLoad({
@@ -376,7 +400,7 @@ await cluster.up([]);
 const rows: Row[] = [];
 const only = process.env['DRILLS']?.split(',');
 const drills: Array<[string, string, (row: Row) => Promise<void>]> = [
-  ['a', '(a) kill -9 rabbit-1 (restarted after 10 s)', rabbitDrill],
+  ['a', '(a) kill -9 a RabbitMQ node (restarted after 10 s)', rabbitDrill],
   ['b', '(b) kill -9 ingress-1', ingressDrill],
   ['c', '(c) kill -9 delivery-1', deliveryDrill],
   ['d', '(d) kill -9 redis (restarted after 5 s)', redisDrill],
