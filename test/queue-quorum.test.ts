@@ -305,7 +305,7 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
 
     // 451 first: back to the outbox through <outbox>.delay.1 (quorum, at-least-once), then accepted
     await broker.publishJson(outbox, { envelope: 's@example.com', recipient: 'retry@x.test', mime: MIME('retry-once') });
-    await until(() => arrivals('retry-once') === 1, 'the retry to be delivered', 10000);
+    await until(() => arrivals('retry-once') === 1, 'the retry to be delivered', 30000);
     const delayArgs = (await listQueues([`${outbox}.delay.1`])).get(`${outbox}.delay.1`);
     assert.equal(delayArgs?.type, 'quorum');
     assert.equal(delayArgs?.args['x-dead-letter-strategy'], 'at-least-once');
@@ -319,9 +319,9 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
 
     // the first address goes away: delivery fails over to the second and goes on delivering
     await proxy.cut();
-    await until(() => mtaq!.logs.filter((l) => l['msg'] === 'connected to broker').length >= 2, 'the failover', 5000);
+    await until(() => mtaq!.logs.filter((l) => l['msg'] === 'connected to broker').length >= 2, 'the failover', 15000);
     await broker.publishJson(outbox, { envelope: 's@example.com', recipient: 'after@x.test', mime: MIME('after-failover') });
-    await until(() => arrivals('after-failover') === 1, 'delivery after the failover', 10000);
+    await until(() => arrivals('after-failover') === 1, 'delivery after the failover', 30000);
     await sleep(300);
     assert.equal(arrivals('after-failover'), 1, 'sent once');
     assert.equal(tries.get('retry-once'), 2, 'refused once, accepted once');
