@@ -34,6 +34,13 @@ export interface TokenRecord {
   unread: number;
   /** Of those arrivals, how many were "250 read, then gone" (see hangupAfterReply). */
   hangups: number;
+  /**
+   * Arrivals whose 250 the sender read and answered with its next command, after which the
+   * connection ended without QUIT within a second of that 250: the sender died right after the
+   * reply (kill -9 before it could record the outcome; a reused connection). Counted apart from
+   * `hangups`, and not in any total of the sink.
+   */
+  diedAfter: number;
   rejects: number;
   /** The client's address of each arrival, in order (the source IP delivery bound). */
   sources: string[];
@@ -124,7 +131,7 @@ export class DrillSink {
   #record(token: string): TokenRecord {
     let record = this.tokens.get(token);
     if (!record) {
-      record = { arrivals: 0, unread: 0, hangups: 0, rejects: 0, sources: [] };
+      record = { arrivals: 0, unread: 0, hangups: 0, diedAfter: 0, rejects: 0, sources: [] };
       this.tokens.set(token, record);
     }
     return record;
@@ -145,6 +152,12 @@ export class DrillSink {
     /** The last dot's transaction, until the client sends anything else. */
     let pending: { record: TokenRecord | undefined; replied: boolean; repliedAt: number; counted: boolean } | undefined;
     let recipients: string[] = [];
+    /** The last transaction whose 250 the client went on from, until QUIT or the next dot. */
+    let answered: { record: TokenRecord | undefined; repliedAt: number } | undefined;
+    const diedAfter = (): void => {
+      if (answered && Date.now() - answered.repliedAt <= 1000 && answered.record) answered.record.diedAfter++;
+      answered = undefined;
+    };
 
     const countUnread = (): void => {
       if (!pending || pending.counted) return;
@@ -162,11 +175,13 @@ export class DrillSink {
       this.#sockets.delete(socket);
     };
     socket.on('error', () => {
+      diedAfter();
       // a reset after the dot: the reply was not (or could not be) read
       if (pending) countUnread();
       finish();
     });
     socket.on('end', () => {
+      diedAfter();
       if (pending && !pending.counted) {
         if (!pending.replied) countUnread();
         else if (Date.now() - pending.repliedAt <= 1000) {
@@ -179,6 +194,7 @@ export class DrillSink {
       finish();
     });
     socket.on('close', () => {
+      diedAfter();
       if (pending && !pending.replied) countUnread();
       finish();
     });
@@ -228,6 +244,7 @@ export class DrillSink {
           write('250 2.0.0 Ok');
           return;
         case 'QUIT':
+          answered = undefined;
           write('221 2.0.0 Bye');
           socket.end();
           return;
@@ -240,6 +257,7 @@ export class DrillSink {
       const head = message.subarray(0, Math.min(message.length, 8192)).toString('latin1');
       const token = TOKEN_HEADER.exec(head.split(/\r\n\r\n/)[0] ?? '')?.[1];
       this.arrivals++;
+      answered = undefined;
       const record = token ? this.#record(token) : undefined;
       if (record) {
         record.arrivals++;
@@ -289,6 +307,7 @@ export class DrillSink {
         const line = buffer.subarray(0, nl).toString('latin1');
         buffer = buffer.subarray(nl + 2);
         // anything the client sends after the reply means it read it
+        if (pending?.replied) answered = { record: pending.record, repliedAt: pending.repliedAt };
         pending = undefined;
         command(line);
       }
