@@ -79,8 +79,9 @@ export class Membership {
     return out;
   }
 
-  /** Peers consuming the same outbox as this node: the ones that share its mail. */
+  /** Peers consuming the same outbox as this node: the ones that share its mail. Asked for every message. */
   cluster(): Peer[] {
+    if (this.#peers.size === 0) return []; // alone: no announcement of our own to build (host name, IPs)
     const outbox = this.#self().outbox;
     return this.peers().filter((p) => p.node.outbox === outbox);
   }
