@@ -5,7 +5,7 @@
 #
 #   bash bench/compare.sh                               # every row, COUNT=20000 messages, 3 rounds
 #   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
-#   ROWS: ingress delivery e2e latency sizes      THREADS: mtaq smtp-threads (default from the config)
+#   ROWS: ingress delivery e2e latency sizes (delivery20, delivery1: one delivery row)   THREADS: mtaq smtp-threads
 #
 # mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
 # claims on; a rule database of its own) plus only what a benchmark must change: ports, queue names,
@@ -129,22 +129,25 @@ delivery_round() { # side connections count [preload args]
   else out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --pid "$pid"); fi
   echo "  $side $connections: $out" >&2
   stop "$pid"; stop "$SINK_PID"
-  local secs=${out%% *} rss=${out##* }
-  echo "$side $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }') $((rss / 1024))"
+  local secs=${out%% *} rss=${out##* } cpu
+  cpu=$(echo "$out" | awk '{ print $3 }')
+  echo "$side $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }') $((rss / 1024)) $(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", (n > 0) ? 1e6 * c / n : 0 }')"
 }
 
 delivery_row() { # label target connections count [preload args]
   local label=$1 target=$2 connections=$3 n=$4; shift 4
-  local m="" h="" mr=0 hr=0 out
+  local m="" h="" mr=0 hr=0 mc="" hc="" out
   for r in $(seq 1 "$ROUNDS"); do
     local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
     for side in $order; do
       out=$(delivery_round "$side" "$connections" "$n" "$@")
-      local rate=${out#* }; rate=${rate% *}; local rss=${out##* }
-      if [ "$side" = mtaq ]; then m+=" $rate"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+      local rate rss cpu
+      read -r _ rate rss cpu <<<"$out"
+      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; hc+=" $cpu"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
     done
   done
-  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB"
+  # CPU µs per message (median): what the machine's other load does not distort
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg"
 }
 
 # ------------------------------------------------------------------ end to end
@@ -200,6 +203,8 @@ for what in $ROWS; do
       delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT"
       delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))"
       ;;
+    delivery20) delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT" ;;
+    delivery1) delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))" ;;
     e2e) e2e_row ;;
     latency) bash bench/compare/latency.sh >&2 || true ;;
     sizes) [ -f bench/compare/sizes.sh ] && . bench/compare/sizes.sh ;;

@@ -1,8 +1,10 @@
-// Waits for one benchmark round to finish and prints "<seconds> <count> <peak RSS kB>":
+// Waits for one benchmark round to finish and prints "<seconds> <count> <CPU s> <peak RSS kB>":
 //   node bench/compare/watch.mjs --sink FILE --n N [--queue Q] [--pid PID]
 // The clock starts at the first message the sink counts (so process start-up is left out on both
 // sides) and stops when the sink has counted N messages, or, with --queue, when Q holds N messages
 // (mtaq's results queue: every outcome published and confirmed, a stricter end than the sink's).
+// CPU s: user + system time the measured process (--pid) spent between the first and the last
+// look, which other load on the machine does not inflate the way it inflates wall time.
 // Polls over one AMQP connection every 20 ms instead of starting a process per look.
 import { closeSync, openSync, readSync, fstatSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -41,24 +43,40 @@ function peakRss() {
   }
 }
 
+/** User + system CPU seconds of the measured process so far (/proc/PID/stat fields 14 and 15). */
+function cpuSeconds() {
+  if (!values.pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${values.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
 const connection = values.queue ? await connect(process.env.MTAQ_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1/') : undefined;
 const channel = connection ? await connection.createChannel() : undefined;
 const deadline = Date.now() + Number(values.timeout) * 1000;
 let first;
+let cpuAtFirst = 0;
 let rss = 0;
 let count = 0;
 for (;;) {
   const now = performance.now();
   const sunk = sinkCount();
-  if (first === undefined && sunk > 0) first = now;
+  if (first === undefined && sunk > 0) {
+    first = now;
+    cpuAtFirst = cpuSeconds();
+  }
   count = channel ? (await channel.checkQueue(values.queue)).messageCount : sunk;
   rss = Math.max(rss, peakRss());
   if (count >= n && first !== undefined) {
-    console.log(`${((performance.now() - first) / 1000).toFixed(3)} ${count} ${rss}`);
+    console.log(`${((performance.now() - first) / 1000).toFixed(3)} ${count} ${(cpuSeconds() - cpuAtFirst).toFixed(2)} ${rss}`);
     break;
   }
   if (Date.now() > deadline) {
-    console.log(`timeout ${count} ${rss}`);
+    console.log(`timeout ${count} 0 ${rss}`);
     process.exitCode = 1;
     break;
   }
