@@ -241,11 +241,22 @@ export class Delivery {
       }
       claim = answer.claim;
     }
-    const begin = async (): Promise<void> => {
-      if (claim) return;
-      const answer = await this.#deps.claims.take(identity, context.signal);
-      if (answer.kind !== 'owned') throw new Error(`claim not granted: ${answer.kind}`); // a first delivery always gets its claim
-      claim = answer.claim;
+    // Taken once: by begin() right before the transaction, or earlier by the pool's prepare() while
+    // the message is next in line for a busy connection (so the hand-over does not wait for Redis).
+    let claiming: Promise<void> | undefined;
+    const begin = (): Promise<void> => {
+      if (claim) return Promise.resolve();
+      claiming ??= (async () => {
+        const answer = await this.#deps.claims.take(identity, context.signal);
+        if (answer.kind !== 'owned') throw new Error(`claim not granted: ${answer.kind}`); // a first delivery always gets its claim
+        claim = answer.claim;
+      })();
+      return claiming;
+    };
+    /** The claim once no take is in flight any more: one started by prepare() may still be on its way. */
+    const held = async (): Promise<Claim | undefined> => {
+      await claiming?.catch(() => undefined);
+      return claim;
     };
     let entry: ResultEntry;
     let retryAfter: number | undefined;
@@ -256,7 +267,7 @@ export class Delivery {
       try {
         outcome = await this.#attempt(message, context, begin, log, hopsOf(amqp.properties.headers));
       } catch (err) {
-        if (claim) await this.#deps.claims.release(claim);
+        if (await held()) await this.#deps.claims.release(claim!);
         if (err instanceof OverCapacity) {
           // over budget is not a failure: the message waits and keeps its attempts
           await this.#park(message, CAPACITY_PARK_SECONDS, { id: copyId(identity, 'park') });
@@ -302,7 +313,7 @@ export class Delivery {
       retryAfter = patterned.retryAfter;
     }
     // the outcome is safe before anything is published about it: a redelivery replays, never resends
-    if (claim) await this.#deps.claims.record(claim, entry);
+    if (await held()) await this.#deps.claims.record(claim!, entry);
     if (!context.live()) {
       log.warn({ attempt: attempts + 1, result: entry.result }, 'AMQP delivery lost during the attempt; its redelivery concludes from the recorded outcome');
       return 'requeue';
@@ -403,6 +414,7 @@ export class Delivery {
       stopped: [context.signal, stopping],
       abort: this.#abortUnsent.signal,
       begin,
+      prepare: () => void begin().catch(() => undefined), // a failure shows again when begin() is awaited
     };
     // §7.9 reduced capacity after a flood reply: over it, the message waits like any over-budget one
     const floodDomain = recipientDomain(message.recipient);

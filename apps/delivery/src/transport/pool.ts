@@ -50,6 +50,11 @@ export interface TransactionGuard {
   readonly abort: AbortSignal;
   /** Runs once a connection is ready, right before the transaction starts (the caller's claim). */
   begin(): Promise<void>;
+  /**
+   * Called while the message is next in line for a connection whose transaction is under way: it
+   * may start what `begin` does, so that the connection, once handed over, does not wait for it.
+   */
+  prepare?(): void;
 }
 
 export interface PoolOptions {
@@ -69,6 +74,9 @@ type Granted = { connection: UpstreamConnection; slot: Slot } | { outcome: Attem
 interface Waiter {
   readonly target: UpstreamTarget;
   readonly scope: ConnectionScope;
+  readonly guard: TransactionGuard | undefined;
+  /** `guard.prepare` was called. */
+  prepared: boolean;
   give(granted: Granted): void;
   timer: NodeJS.Timeout;
 }
@@ -153,7 +161,7 @@ export class UpstreamPool {
           auth: request.auth,
           security: request.security,
         };
-        const lease = await this.#connectionFor(target, request.scope, request.guard?.stopped);
+        const lease = await this.#connectionFor(target, request.scope, request.guard);
         if ('outcome' in lease) {
           last = lease.outcome;
           continue; // this address did not answer: the next MX address may
@@ -185,14 +193,15 @@ export class UpstreamPool {
   }
 
   /** An idle connection, else a place in line for the key (which asks the gate for a slot at once). */
-  #connectionFor(target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[] = []): Promise<Granted> {
+  #connectionFor(target: UpstreamTarget, scope: ConnectionScope, guard: TransactionGuard | undefined): Promise<Granted> {
     const key = keyOf(target);
     const idle = this.#takeIdle(key);
     if (idle) return Promise.resolve(idle);
-    return this.#wait(key, target, scope, signals);
+    return this.#wait(key, target, scope, guard);
   }
 
-  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, signals: readonly AbortSignal[]): Promise<Granted> {
+  #wait(key: string, target: UpstreamTarget, scope: ConnectionScope, guard: TransactionGuard | undefined): Promise<Granted> {
+    const signals = guard?.stopped ?? [];
     return new Promise<Granted>((resolve, reject) => {
       if (signals.some((signal) => signal.aborted)) {
         reject(new TransactionAborted('stopped while waiting for a connection'));
@@ -216,6 +225,8 @@ export class UpstreamPool {
       const waiter: Waiter = {
         target,
         scope,
+        guard,
+        prepared: false,
         give: (granted) => {
           clearTimeout(waiter.timer);
           unwatch();
@@ -355,6 +366,7 @@ export class UpstreamPool {
   }
 
   async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
+    this.#prepareNext(keyOf(connection.target));
     try {
       const response = await connection.send(request.envelope, request.message, request.guard?.abort);
       const reply = parseReply(response);
@@ -413,6 +425,21 @@ export class UpstreamPool {
       sent: { connection: connection.bytesWritten, data: connection.dataBytes },
       ...(cipher ? { cipher } : {}),
     };
+  }
+
+  /**
+   * One more waiter of the key's line (the first not yet prepared) gets ready while this transaction
+   * runs: each transaction under way prepares the message it will most likely be handed to.
+   */
+  #prepareNext(key: string): void {
+    const line = this.#lines.get(key);
+    if (!line) return;
+    for (const waiter of line.waiters) {
+      if (waiter.prepared) continue;
+      waiter.prepared = true;
+      waiter.guard?.prepare?.();
+      return;
+    }
   }
 
   #takeIdle(key: string): { connection: UpstreamConnection; slot: Slot } | undefined {
