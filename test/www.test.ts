@@ -7,36 +7,9 @@ import { AMQP_URL, TestBroker, uniqueName } from './helpers/amqp.js';
 import { freePort } from './helpers/ports.js';
 import { runCli, startMtaq, type MtaqProcess } from './helpers/process.js';
 import { SmtpTalk } from './helpers/smtp.js';
+import { http } from './helpers/www.js';
 
 const TOKEN = 'test-token-6f1c2a9e';
-
-interface Answer {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  text: string;
-}
-
-async function http(port: number, method: string, path: string, options: { token?: string; json?: unknown; form?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.json);
-  } else if (options.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(options.form).toString();
-  }
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, body: parsed, text };
-}
 
 /** The value of one sample line of the Prometheus text, 0 when absent. */
 function sample(metrics: string, line: string): number {
