@@ -82,33 +82,36 @@ ingress_round() { # side sessions count [smtp-source args]
   local side=$1 sessions=$2 n=$3; shift 3
   purge
   if [ "$side" = mtaq ]; then
-    "${MTAQ[@]}" ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
+    node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress"} apps/cli/dist/main.js ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
   else
     PORT=$SMTP_PORT QUEUE=$Q node "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
   wait_port "$SMTP_PORT"; sleep 0.3
-  local t0 t1; t0=$(now)
+  local t0 t1 c0 c1; t0=$(now); c0=$(cpu_ticks "$pid")
   "$SOURCE" -s "$sessions" -m "$n" -l "${SIZE:-1000}" -f bench@example.com -t rcpt@example.org -M bench.example "$@" "127.0.0.1:$SMTP_PORT" >/dev/null
-  t1=$(now)
+  t1=$(now); c1=$(cpu_ticks "$pid")
   local got rss; got=$(count "$Q"); rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
   stop "$pid"
   [ "$got" -ge "$n" ] || echo "  !! $side: only $got/$n messages in $Q" >&2
-  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024))"
+  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024)) $(( (c1 - c0) * 10000 / n ))"
 }
+# user + system CPU of a process (and its threads) in clock ticks (1/100 s)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
-  local m="" h="" mr=0 hr=0 out
+  local m="" h="" mr=0 hr=0 mc="" hc="" out
   for r in $(seq 1 "$ROUNDS"); do
     local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
     for side in $order; do
       out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
-      local rate=${out#* }; rate=${rate% *}; local rss=${out##* }
-      if [ "$side" = mtaq ]; then m+=" $rate"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+      local rate rss cpu
+      read -r _ rate rss cpu <<<"$out"
+      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; hc+=" $cpu"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
     done
   done
-  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB"
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg"
 }
 
 # ------------------------------------------------------------------ delivery
