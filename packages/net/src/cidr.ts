@@ -2,6 +2,8 @@ import { BlockList, isIP } from 'node:net';
 import { normalizeIp } from './ip.js';
 
 const MAPPED_PREFIX_BITS = 96;
+/** Addresses whose answer a list keeps (see CidrList.contains). */
+const CACHE_SIZE = 4096;
 
 /**
  * An immutable set of IPv4/IPv6 networks as written in config lists such as `smtp-range`
@@ -10,6 +12,12 @@ const MAPPED_PREFIX_BITS = 96;
 export class CidrList {
   readonly #blocks = new BlockList();
   readonly #entries: readonly string[];
+  /**
+   * Answers already given, by the address as asked: the list never changes, and the same few client
+   * addresses are asked about several times per message (connect, RCPT TO, the message's trust);
+   * each BlockList check builds a SocketAddress. Bounded: emptied when it reaches CACHE_SIZE.
+   */
+  readonly #answers = new Map<string, boolean>();
 
   private constructor(entries: readonly string[]) {
     for (const entry of entries) {
@@ -40,10 +48,15 @@ export class CidrList {
 
   /** True when `ip` lies inside one of the networks; false for anything that is not an address. */
   contains(ip: string): boolean {
+    if (this.#entries.length === 0) return false;
+    const known = this.#answers.get(ip);
+    if (known !== undefined) return known;
     const address = normalizeIp(ip);
     const family = isIP(address);
-    if (family === 0) return false;
-    return this.#blocks.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    const inside = family !== 0 && this.#blocks.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    if (this.#answers.size >= CACHE_SIZE) this.#answers.clear();
+    this.#answers.set(ip, inside);
+    return inside;
   }
 
   get size(): number {
