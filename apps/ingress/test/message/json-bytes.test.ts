@@ -9,6 +9,11 @@ test('the escaped message is byte for byte what JSON.stringify makes of it (UTF-
     [[all, utf8], false, all.toString('utf8') + utf8.toString('utf8')],
     [[Buffer.from('Received: y\r\n'), Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80])], true, 'Received: y\r\n' + Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80]).toString('latin1')],
   ];
+  // past 256 KiB a part takes the byte loop instead of JSON.stringify: both must make the same bytes
+  const big = Buffer.concat([all, utf8, Buffer.alloc(300 * 1024, 'x"\\\r\n\u0001é')]);
+  const bigLatin1 = Buffer.concat([Buffer.alloc(300 * 1024, 'ab\r\n'), Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80])]);
+  cases.push([[utf8, big], false, utf8.toString('utf8') + big.toString('utf8')]);
+  cases.push([[Buffer.from('Received: z\r\n'), bigLatin1], true, 'Received: z\r\n' + bigLatin1.toString('latin1')]);
   for (const [parts, latin1, text] of cases) {
     const mime = new MimeJson(parts, latin1);
     const doc = { 'message-id': 'a', recipient: 'b@x', mime: mime.placeholder, after: 1 };
