@@ -126,6 +126,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     } catch (err) {
       return err as Error;
     }
+    corkFrames(connection);
     try {
       await this.#options.setup?.(connection);
     } catch (err) {
@@ -229,4 +230,27 @@ class SetupError extends Error {
 /** `amqp://user:secret@host/` → `amqp://user:***@host/`, for logs. */
 export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+/**
+ * amqplib's multiplexer moves the frames of every channel to the socket in rounds (one per
+ * setImmediate) but writes each frame on its own: a system call for every ack, every publish. Corked
+ * for the round, the frames of a round (acks and publishes of many messages) leave in one writev.
+ * Only the socket write is batched: frames keep their order, and the round ends as before when the
+ * socket is full ('drain' resumes it). A connection without the expected internals is left alone.
+ */
+function corkFrames(model: ChannelModel): void {
+  const muxer = (model as unknown as { connection?: { muxer?: { _readIncoming?: () => void; out?: { cork?: () => void; uncork?: () => void } } } })
+    .connection?.muxer;
+  const read = muxer?._readIncoming;
+  if (!muxer || typeof read !== 'function' || typeof muxer.out?.cork !== 'function' || typeof muxer.out.uncork !== 'function') return;
+  muxer._readIncoming = function (this: typeof muxer) {
+    const out = this.out!;
+    out.cork!();
+    try {
+      read.call(this);
+    } finally {
+      out.uncork!();
+    }
+  };
 }
