@@ -5,7 +5,7 @@
 #
 #   bash bench/compare.sh                               # every row, COUNT=20000 messages, 3 rounds
 #   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
-#   ROWS: ingress delivery e2e latency sizes (delivery20, delivery1: one delivery row)   THREADS: mtaq smtp-threads
+#   ROWS: ingress delivery e2e latency sizes memory (delivery20, delivery1: one delivery row)   THREADS: mtaq smtp-threads
 #
 # mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
 # claims on; a rule database of its own) plus only what a benchmark must change: ports, queue names,
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-20000}
 ROUNDS=${ROUNDS:-3}
-ROWS=${ROWS:-"ingress delivery e2e latency sizes"}
+ROWS=${ROWS:-"ingress delivery e2e latency sizes memory"}
 HARNESS=${HARNESS:-../shared/harness}
 CONFIG=${CONFIG:-etc/mtaq.conf}
 SMTP_PORT=${SMTP_PORT:-12625}
@@ -153,6 +153,31 @@ delivery_row() { # label target connections count [preload args]
   row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg"
 }
 
+# ------------------------------------------------------------------ memory
+# delivery's peak RSS with MEMORY_COUNT (100,000) messages waiting in the outbox: each side consumes
+# for MEMORY_SECONDS (20) and is stopped; the peak resident set (VmHWM) is the row's figure.
+memory_row() {
+  local n=${MEMORY_COUNT:-100000} secs=${MEMORY_SECONDS:-20} mr hr pid
+  for side in mtaq harness; do
+    purge
+    node bench/delivery/preload.mjs "$Q" "$n"
+    start_sink
+    if [ "$side" = mtaq ]; then
+      delivery_args 20
+      "${MTAQ[@]}" delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/delivery.log" 2>&1 & pid=$!
+    else
+      QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=20 node "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 & pid=$!
+    fi
+    PIDS+=("$pid")
+    sleep "$secs"
+    local rss; rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+    stop "$pid"; stop "$SINK_PID"
+    if [ "$side" = mtaq ]; then mr=$((rss / 1024)); else hr=$((rss / 1024)); fi
+  done
+  purge
+  TABLE+=("$(printf '| delivery peak RSS, %s messages waiting, %s s consuming | %s MB | %s MB | - | ≤ 200 MB | %s | MB, not /s |' "$n" "$secs" "$mr" "$hr" "$([ "$mr" -le 200 ] && echo pass || echo FAIL)")")
+}
+
 # ------------------------------------------------------------------ end to end
 # mtaq ingress → outbox → mtaq delivery → sink, against ingress harness → queue → delivery harness → sink
 e2e_round() { # side count
@@ -209,6 +234,7 @@ for what in $ROWS; do
     delivery20) delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT" ;;
     delivery1) delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))" ;;
     e2e) e2e_row ;;
+    memory) memory_row ;;
     latency) bash bench/compare/latency.sh >&2 || true ;;
     sizes) [ -f bench/compare/sizes.sh ] && . bench/compare/sizes.sh ;;
   esac
