@@ -52,7 +52,8 @@ stop() { # stop one process we started, by PID; give it 20 s to drain
 }
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for q in "$Q" "$Q-results" "$Q-failure"; do count "$q" --delete >/dev/null 2>&1 || true; done
+  # delivery also declares its own node queue (cluster, server-id 1 in etc/mtaq.conf)
+  for q in "$Q" "$Q-results" "$Q-failure" "$Q.node.1"; do count "$q" --delete >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }

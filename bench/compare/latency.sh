@@ -30,7 +30,7 @@ PIDS=()
 stop() { kill "$1" 2>/dev/null || true; for _ in $(seq 1 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for q in "$Q" "$Q-results" "$Q-failure"; do count "$q" --delete >/dev/null 2>&1 || true; done
+  for q in "$Q" "$Q-results" "$Q-failure" "$Q.node.1"; do count "$q" --delete >/dev/null 2>&1 || true; done
   rm -f "$WORK"/latency-rules.sqlite*
 }
 trap cleanup EXIT
