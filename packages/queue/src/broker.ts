@@ -237,14 +237,17 @@ export function redactUrl(url: string): string {
  * setImmediate) but writes each frame on its own: a system call for every ack, every publish. Corked
  * for the round, the frames of a round (acks and publishes of many messages) leave in one writev.
  * Only the socket write is batched: frames keep their order, and the round ends as before when the
- * socket is full ('drain' resumes it). A connection without the expected internals is left alone.
+ * socket is full ('drain' resumes it). A connection without the expected internals is left alone
+ * (false). These are amqplib's private members: amqplib is pinned (packages/queue/package.json) and
+ * packages/queue/test/cork-frames.test.ts fails when an upgrade changes them.
  */
-function corkFrames(model: ChannelModel): void {
+export function corkFrames(model: ChannelModel): boolean {
   const muxer = (model as unknown as { connection?: { muxer?: { _readIncoming?: () => void; out?: { cork?: () => void; uncork?: () => void } } } })
     .connection?.muxer;
   const read = muxer?._readIncoming;
-  if (!muxer || typeof read !== 'function' || typeof muxer.out?.cork !== 'function' || typeof muxer.out.uncork !== 'function') return;
-  muxer._readIncoming = function (this: typeof muxer) {
+  if (!muxer || typeof read !== 'function' || typeof muxer.out?.cork !== 'function' || typeof muxer.out.uncork !== 'function') return false;
+  if ((read as { corked?: boolean }).corked) return true;
+  const corked = function (this: typeof muxer) {
     const out = this.out!;
     out.cork!();
     try {
@@ -253,4 +256,7 @@ function corkFrames(model: ChannelModel): void {
       out.uncork!();
     }
   };
+  (corked as { corked?: boolean }).corked = true;
+  muxer._readIncoming = corked;
+  return true;
 }
