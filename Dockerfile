@@ -1,11 +1,19 @@
-FROM node:20-bookworm-slim
+# The one mtaq image: the quick-start pipeline of docker-compose.yml (the default command) and every
+# node of deploy/cluster/compose.yml (which names the role and config files as the command).
+FROM node:20-bookworm-slim AS build
 WORKDIR /opt/mtaq
+# better-sqlite3 builds from source when no prebuilt binary can be fetched
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages packages
 COPY apps apps
 COPY bin bin
 COPY etc etc
-RUN npm ci && npm run build && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /opt/mtaq
+COPY --from=build /opt/mtaq /opt/mtaq
 ENV MTAQ_RABBITMQ_ADDRESS=amqp://guest:guest@rabbitmq/ \
     MTAQ_REDIS_ADDRESS=redis://redis:6379
 EXPOSE 2525

@@ -54,6 +54,7 @@ describe('deploy/cluster/compose.yml', () => {
         MTAQ_RABBITMQ_ADDRESS: 'amqp://mtaq:p@rabbit-1:5672/,amqp://mtaq:p@rabbit-2:5672/,amqp://mtaq:p@rabbit-3:5672/',
         MTAQ_DATABASE_ADDRESS: 'postgresql://mtaq:p@postgres:5432/mtaq',
         MTAQ_WWW_TOKEN: SECRETS.MTAQ_WWW_TOKEN,
+        MTAQ_REDIS_ADDRESS: 'redis://redis:6379',
       };
       const args = ['config', 'check', '--strict'];
       for (const file of ['mtaq.conf', 'compose/common.conf', `compose/${node}.conf`]) args.push('--config-file', join(DIR, file));
@@ -65,6 +66,17 @@ describe('deploy/cluster/compose.yml', () => {
       assert.match(run.stdout, new RegExp(`^www-ip: +${ip.replace(/\./g, '\\.')}$`, 'm'));
     });
   }
+
+  test('docker-compose.yml (the quick-start pipeline in containers) resolves too, from the same Dockerfile', () => {
+    const run = spawnSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      encoding: 'utf8',
+    });
+    if (run.error) throw run.error;
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`context: ${ROOT.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n`));
+    assert.match(compose(['config']).stdout, new RegExp(`context: ${ROOT.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n`));
+  });
 
   test("HAProxy accepts the compose front's config", () => {
     const haproxy = spawnSync('haproxy', ['-c', '-q', '-f', join(DIR, 'compose', 'haproxy.cfg')], {
