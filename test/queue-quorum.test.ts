@@ -17,6 +17,7 @@ import {
 } from '@mtaq/queue';
 import { AMQP_URL, TestBroker, uniqueName } from './helpers/amqp.js';
 import { runCli, startMtaq, writeConfig, type MtaqProcess } from './helpers/process.js';
+import { privateRedis, type PrivateRedis } from './helpers/redis.js';
 import { TestSink } from './helpers/smtp-sink.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -220,6 +221,9 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
   let sink: TestSink;
   let proxy: TcpProxy;
   let mtaq: MtaqProcess | undefined;
+  // claims and cluster records of its own: the same test message in the shared Redis would look
+  // concluded already to the next run (its identity is its content)
+  let redis: PrivateRedis;
   const outbox = uniqueName('qq-delivery');
   const q = { failure: `${outbox}-failure`, results: `${outbox}-results` };
   const dead = deadLetterQueue(outbox);
@@ -229,6 +233,7 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
 
   before(async () => {
     broker = await TestBroker.open();
+    redis = await privateRedis();
     proxy = new TcpProxy(5672);
     await proxy.start();
     // "retry-once" is refused with a 451 the first time: its retry goes through the delay queue
@@ -250,6 +255,7 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
     await broker.deleteQueues(outbox, dead, q.failure, q.results, `${outbox}.delay.1`, `${outbox}.delay.2`, `${outbox}.node.1`);
     await broker.channel.deleteExchange(`${outbox}-cluster`).catch(() => undefined);
     await broker.close();
+    await redis.stop();
   });
 
   test('past the delivery limit a message ends in the failure queue with an entry; a retry flows back through its delay queue; the process fails over', async () => {
@@ -262,6 +268,7 @@ describe('delivery on a quorum outbox, given two broker addresses', () => {
       `rabbitmq-failure: ${q.failure}`,
       `rabbitmq-results: ${q.results}`,
       'rabbitmq-reconnect-delay: 5',
+      `redis-address: ${redis.url}`,
       // a cluster exchange of its own: delivery nodes of other tests must not take this one's mail
       `cluster-exchange: ${outbox}-cluster`,
       'retry-interval: 1',
