@@ -258,6 +258,14 @@ export class Delivery {
       await claiming?.catch(() => undefined);
       return claim;
     };
+    /** The accepted outcome recorded by the pool before it reused the connection (settle). */
+    let settled: AttemptOutcome | undefined;
+    const settle = async (outcome: AttemptOutcome): Promise<void> => {
+      const owned = await held();
+      if (!owned) return;
+      await this.#deps.claims.record(owned, resultEntry(outcome, new Date()));
+      settled = outcome;
+    };
     let entry: ResultEntry;
     let retryAfter: number | undefined;
     if (isExpired(message, attempts, now, this.#config)) {
@@ -265,7 +273,7 @@ export class Delivery {
     } else {
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.#attempt(message, context, begin, log, hopsOf(amqp.properties.headers));
+        outcome = await this.#attempt(message, context, begin, settle, log, hopsOf(amqp.properties.headers));
       } catch (err) {
         if (await held()) await this.#deps.claims.release(claim!);
         if (err instanceof OverCapacity) {
@@ -313,7 +321,9 @@ export class Delivery {
       retryAfter = patterned.retryAfter;
     }
     // the outcome is safe before anything is published about it: a redelivery replays, never resends
-    if (await held()) await this.#deps.claims.record(claim!, entry);
+    // (an accepted one was recorded by settle() already, before its connection sent anything else;
+    // a redelivery applies the response patterns to it again)
+    if (settled === undefined && (await held())) await this.#deps.claims.record(claim!, entry);
     if (!context.live()) {
       log.warn({ attempt: attempts + 1, result: entry.result }, 'AMQP delivery lost during the attempt; its redelivery concludes from the recorded outcome');
       return 'requeue';
@@ -324,7 +334,14 @@ export class Delivery {
   }
 
   /** One attempt, as an outcome; never throws for a delivery reason (only OverCapacity, TransactionAborted). */
-  async #attempt(message: OutgoingMessage, context: DeliveryContext, begin: () => Promise<void>, log: Logger, hops = 0): Promise<AttemptOutcome> {
+  async #attempt(
+    message: OutgoingMessage,
+    context: DeliveryContext,
+    begin: () => Promise<void>,
+    settle: (outcome: AttemptOutcome) => Promise<void>,
+    log: Logger,
+    hops = 0,
+  ): Promise<AttemptOutcome> {
     const { router, sources, pool, budgets } = this.#deps;
     // One snapshot of the rules for the whole attempt, so a reload halfway cannot mix two versions.
     const rules = this.#rules.current();
@@ -415,6 +432,7 @@ export class Delivery {
       abort: this.#abortUnsent.signal,
       begin,
       prepare: () => void begin().catch(() => undefined), // a failure shows again when begin() is awaited
+      settle,
     };
     // §7.9 reduced capacity after a flood reply: over it, the message waits like any over-budget one
     const floodDomain = recipientDomain(message.recipient);

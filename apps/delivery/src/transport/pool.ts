@@ -55,6 +55,13 @@ export interface TransactionGuard {
    * may start what `begin` does, so that the connection, once handed over, does not wait for it.
    */
   prepare?(): void;
+  /**
+   * Runs once the upstream accepted the message, before the connection sends anything else: the
+   * caller makes the outcome durable (its claim). The next transaction's first command tells the
+   * upstream that this 250 was read, so a crash after it must find the outcome recorded, or the
+   * redelivery would send an accepted message again.
+   */
+  settle?(outcome: AttemptOutcome): Promise<void>;
 }
 
 export interface PoolOptions {
@@ -377,6 +384,9 @@ export class UpstreamPool {
         ...this.#connectionFacts(connection),
         dsn: connection.supportsDsn,
       };
+      if (request.guard?.settle) {
+        await request.guard.settle(outcome).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'recording the outcome before the next transaction failed'));
+      }
       this.#release(connection, slot);
       return outcome;
     } catch (err) {
