@@ -5,7 +5,8 @@
 #
 #   bash bench/compare.sh                               # every row, COUNT=20000 messages, 3 rounds
 #   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
-#   ROWS: ingress delivery e2e latency sizes memory (delivery20, delivery1: one delivery row)   THREADS: mtaq smtp-threads
+#   EXTRA_ARGS="--key value ...": extra options for mtaq's side (experiments: what one feature costs)
+#   ROWS: ingress delivery e2e latency sizes memory (one row alone: ingress150 ingress10 ingress-reused delivery20 delivery1)   THREADS: mtaq smtp-threads
 #
 # mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
 # claims on; a rule database of its own) plus only what a benchmark must change: ports, queue names,
@@ -38,7 +39,7 @@ COMMON=(--config-file "$CONFIG" --log-level warn --www-port '' --database-addres
   --rabbitmq-inbox "$Q" --rabbitmq-outbox "$Q" --rabbitmq-results "$Q-results" --rabbitmq-failure "$Q-failure")
 INGRESS=(--smtp-port "$SMTP_PORT" --smtp-ip 127.0.0.1 --smtp-connections-per-ip 0 --smtp-connection-rate-per-ip 0
   ${THREADS:+--smtp-threads "$THREADS"})
-delivery_args() { DARGS=(--smtp-sink-address 127.0.0.1 --smtp-sink-port "$SINK_PORT" --delivery-limits "* * connections=$1"); }
+delivery_args() { DARGS=(--smtp-sink-address 127.0.0.1 --smtp-sink-port "$SINK_PORT" --delivery-limits "* * connections=$1" ${EXTRA_ARGS:-}); }
 
 count() { node bench/ingress/queue-count.mjs "$@"; }
 purge() { for q in "$Q" "$Q-results" "$Q-failure"; do count "$q" --purge >/dev/null; done; }
@@ -85,7 +86,7 @@ ingress_round() { # side sessions count [smtp-source args]
   if [ "$side" = mtaq ]; then
     node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress"} apps/cli/dist/main.js ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
   else
-    PORT=$SMTP_PORT QUEUE=$Q node "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
+    PORT=$SMTP_PORT QUEUE=$Q node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress-harness"} "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
   wait_port "$SMTP_PORT"; sleep 0.3
@@ -125,7 +126,7 @@ delivery_round() { # side connections count [preload args]
     delivery_args "$connections"
     node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof"} apps/cli/dist/main.js delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/delivery.log" 2>&1 &
   else
-    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
+    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-harness"} "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
   local out
@@ -190,7 +191,7 @@ e2e_round() { # side count
     delivery_args 20
     "${MTAQ[@]}" delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/e2e-delivery.log" 2>&1 & p2=$!
   else
-    PORT=$SMTP_PORT QUEUE=$Q node "$WORK/ingress-harness.mjs" >"$WORK/e2e-ingress.log" 2>&1 & p1=$!
+    PORT=$SMTP_PORT QUEUE=$Q node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress-harness"} "$WORK/ingress-harness.mjs" >"$WORK/e2e-ingress.log" 2>&1 & p1=$!
     QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=20 node "$WORK/delivery-harness.mjs" >"$WORK/e2e-delivery.log" 2>&1 & p2=$!
   fi
   PIDS+=("$p1" "$p2")
@@ -232,6 +233,9 @@ for what in $ROWS; do
       delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT"
       delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))"
       ;;
+    ingress150) ingress_row "ingress, 150 sessions, new connection per message" 1.0 150 ;;
+    ingress10) ingress_row "ingress, 10 sessions, new connection per message" 1.0 10 ;;
+    ingress-reused) ingress_row "ingress, 100 sessions reused (smtp-source -d)" 1.0 100 -d ;;
     delivery20) delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT" ;;
     delivery1) delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))" ;;
     e2e) e2e_row ;;

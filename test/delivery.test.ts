@@ -315,6 +315,19 @@ describe('delivery: outbox → upstream', () => {
     assert.equal(upstream.received.length, 0, 'nothing sent in clear text');
   });
 
+  test('more than ten transactions in flight: no listener-leak warning on stderr', async () => {
+    // each transaction listens on the process-wide stop signals; 12 connections at once is normal use
+    const q = queues('listeners');
+    const upstream = await sink({ dataDelay: 300 });
+    const mtaq = await delivery([...q.lines(), 'smtp-sink-address: 127.0.0.1', `smtp-sink-port: ${upstream.port}`, 'delivery-limits: * * connections=12']);
+    for (let n = 0; n < 24; n++) {
+      await broker.publishJson(q.outbox, { 'message-id': id(`l${n}`), envelope: 's@example.com', recipient: `l${n}@x.test`, mime: MIME });
+    }
+    await upstream.waitFor(24, 15000);
+    assert.equal(upstream.received.length, 24);
+    assert.doesNotMatch(mtaq.stderr(), /MaxListenersExceededWarning/);
+  });
+
   test('SIGTERM: in-flight deliveries finish and are acked, the rest stays queued', async () => {
     const q = queues('sigterm');
     const upstream = await sink({ dataDelay: 300 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
 import type { Config } from '@mtaq/config';
 import { decodeMessage, encodeMessage, formatTime, parseOutgoing, tryParseTime, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
@@ -148,6 +149,9 @@ export class Delivery {
     this.#sendLog = SendLog.fromConfig(deps.config, this.#log);
     this.#rules = deps.rules ?? noRules;
     this.#instance = deps.instance ?? String(deps.config['server-id']);
+    // every transaction in flight listens on these two (bounded by the connection budgets), so more
+    // than Node's default of 10 listeners is normal here and not a leak
+    setMaxListeners(0, this.#stopping.signal, this.#abortUnsent.signal);
   }
 
   /** Stop starting transactions; messages not yet sent go back to the queue. */
