@@ -1,7 +1,11 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dkimSign, sealMessage, type ARCSealOptions, type DKIMSignOptions } from 'mailauth';
+import type { ARCSealOptions, DKIMSignOptions } from 'mailauth';
+// the signer and the sealer only, not mailauth's index: that also loads BIMI/VMC (undici,
+// @peculiar/asn1-*), SPF and DMARC, which signing never uses (about 30 MB of an idle delivery)
+import { sealMessage } from 'mailauth/lib/arc/index.js';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import type { Config } from '@mtaq/config';
 import type { DkimKey, OutgoingMessage } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
