@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadDriver } from './driver.js';
 import { SchemaMismatchError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION_DDL } from './migrations.js';
 import { duplicate, type StoreOptions } from './sqlite.js';
@@ -12,17 +13,27 @@ const MIGRATION_LOCK = 0x6d746171; // "mtaq"
 /** The rule database in PostgreSQL (a pool of up to 4 connections; every node of a cluster uses the same database). */
 export class PostgresRuleStore implements RuleStore {
   readonly dialect = 'postgresql' as const;
-  private readonly pool: pg.Pool;
+  private opened: pg.Pool | undefined;
   private readonly owner: string | null;
+  private readonly connectTimeoutMs: number;
 
   constructor(
     readonly address: string,
     options: StoreOptions & { connectTimeoutMs?: number } = {},
   ) {
     this.owner = options.owner ?? null;
-    this.pool = new pg.Pool({ connectionString: address, max: 4, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000, idleTimeoutMillis: 30_000 });
-    // An idle client whose server went away: the pool drops it; the next query reconnects.
-    this.pool.on('error', () => undefined);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  }
+
+  /** The pool, made (and pg loaded) with the first query. */
+  private get pool(): pg.Pool {
+    if (this.opened === undefined) {
+      const { Pool } = loadDriver<typeof pg>('pg');
+      this.opened = new Pool({ connectionString: this.address, max: 4, connectionTimeoutMillis: this.connectTimeoutMs, idleTimeoutMillis: 30_000 });
+      // An idle client whose server went away: the pool drops it; the next query reconnects.
+      this.opened.on('error', () => undefined);
+    }
+    return this.opened;
   }
 
   private async tx<T>(begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -135,7 +146,8 @@ export class PostgresRuleStore implements RuleStore {
   }
 
   close(): Promise<void> {
-    return this.pool.end();
+    // never queried: no pool to end (and no reason to load pg now)
+    return this.opened === undefined ? Promise.resolve() : this.opened.end();
   }
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadDriver } from './driver.js';
 import { RuleValidationError, SchemaMismatchError } from './errors.js';
 import { MIGRATIONS, SCHEMA_VERSION_DDL } from './migrations.js';
 import type { RuleStore } from './store.js';
@@ -53,7 +54,8 @@ export class SqliteRuleStore implements RuleStore {
     }
     if (this.db === undefined) {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-      const db = new Database(this.path, { timeout: 5000 });
+      const Driver = loadDriver<typeof Database>('better-sqlite3');
+      const db = new Driver(this.path, { timeout: 5000 });
       try {
         db.pragma('journal_mode = WAL');
       } catch (err) {
