@@ -23,6 +23,8 @@ export interface Peer {
  */
 export class Membership {
   readonly #self: () => Announcement;
+  /** Our identity fields, read once: `self()` builds a whole announcement (host name, IPs, time). */
+  #identity: Pick<Announcement, 'instance' | 'server-id' | 'outbox'> | undefined;
   readonly #now: () => number;
   readonly #peers = new Map<number, { node: Announcement; heardAt: number; gone: boolean }>();
   /** Called with a note when the table changes in a way worth logging. */
@@ -36,7 +38,7 @@ export class Membership {
 
   /** An announcement arrived (our own echo included: it is ignored here). */
   heard(node: Announcement): void {
-    const self = this.#self();
+    const self = this.#me();
     if (node.instance === self.instance) return;
     if (node['server-id'] === self['server-id']) {
       this.#onChange?.('duplicate server-id', node);
@@ -53,7 +55,7 @@ export class Membership {
    * it announces itself. Nodes heard live already are left alone.
    */
   recall(node: Announcement, ageMs: number): void {
-    const self = this.#self();
+    const self = this.#me();
     if (node.instance === self.instance || node['server-id'] === self['server-id'] || this.#peers.has(node['server-id'])) return;
     this.#peers.set(node['server-id'], { node, heardAt: this.#now() - ageMs, gone: true });
   }
@@ -82,8 +84,16 @@ export class Membership {
   /** Peers consuming the same outbox as this node: the ones that share its mail. Asked for every message. */
   cluster(): Peer[] {
     if (this.#peers.size === 0) return []; // alone: no announcement of our own to build (host name, IPs)
-    const outbox = this.#self().outbox;
+    const outbox = this.#me().outbox;
     return this.peers().filter((p) => p.node.outbox === outbox);
+  }
+
+  #me(): Pick<Announcement, 'instance' | 'server-id' | 'outbox'> {
+    if (this.#identity === undefined) {
+      const self = this.#self();
+      this.#identity = { instance: self.instance, 'server-id': self['server-id'], outbox: self.outbox };
+    }
+    return this.#identity;
   }
 
   #state(entry: { node: Announcement; heardAt: number; gone: boolean }): PeerState {
