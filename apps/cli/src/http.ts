@@ -2,13 +2,14 @@ import cluster from 'node:cluster';
 import type { Config } from '@mtaq/config';
 import type { RunningDelivery } from '@mtaq/delivery';
 import type { RunningIngress } from '@mtaq/ingress';
-import { InjectInputError } from '@mtaq/ingress';
 import { processConnections } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
 import { Broker } from '@mtaq/queue';
-import { publishReload, RuleValidationError, storeFromAddress, type RuleStore } from '@mtaq/rules';
-import { BadRequest, consoleLoginProblem, Metrics, startWww, wwwTokens, WwwConfigError, type RuleApi, type RunningWww } from '@mtaq/www';
-import { consoleSources } from './console-sources.js';
+import type { RuleStore } from '@mtaq/rules';
+import type { Metrics, RuleApi, RunningWww } from '@mtaq/www';
+
+// @mtaq/www (fastify, prom-client), @mtaq/rules' drivers and the console's sources are loaded
+// only when `www-port` is set (`await import`): a process without an HTTP server never loads them.
 
 /** The HTTP server of this process and the metrics the services count into; undefined while `www-port` is empty. */
 export interface ProcessHttp {
@@ -25,8 +26,9 @@ export interface ProcessHttp {
  * Why the HTTP server must not start as configured (a non-loopback `www-ip` without `www-token`,
  * an unreadable token file), as one line; undefined when it may (or is off).
  */
-export function wwwProblem(config: Config): string | undefined {
+export async function wwwProblem(config: Config): Promise<string | undefined> {
   if (config['www-port'] === 0) return undefined;
+  const { consoleLoginProblem, wwwTokens, WwwConfigError } = await import('@mtaq/www');
   try {
     wwwTokens(config);
     return consoleLoginProblem(config['www-auth']);
@@ -42,8 +44,9 @@ export function wwwProblem(config: Config): string | undefined {
  */
 export async function startProcessHttp(config: Config, logger: Logger): Promise<ProcessHttp | undefined> {
   if (config['www-port'] === 0 || !cluster.isPrimary) return undefined;
+  const [{ Metrics, startWww }, { consoleSources }] = await Promise.all([import('@mtaq/www'), import('./console-sources.js')]);
   const metrics = new Metrics();
-  const rules = restRules(config, logger);
+  const rules = await restRules(config, logger);
   const www = await startWww({ config, logger, metrics, rules: rules?.api, onRulesChanged: rules?.changed, console: consoleSources(config) }).catch(async (err: unknown) => {
     await rules?.close();
     throw err;
@@ -59,6 +62,8 @@ export async function startProcessHttp(config: Config, logger: Logger): Promise<
           const ids = await running.inject({ input: call.input, envelope: call.envelope, recipients: call.recipients, origin: { http: { ...call.http } } });
           return { ids };
         } catch (err) {
+          // loaded already: the ingress that calls this is running
+          const { InjectInputError } = await import('@mtaq/ingress');
           // bad input: 400 with the reason; the broker did not confirm: 503, the client retries
           if (err instanceof InjectInputError) throw Object.assign(new Error(err.message), { statusCode: 400 });
           throw Object.assign(new Error(`not queued: ${(err as Error).message}`), { statusCode: 503 });
@@ -83,7 +88,9 @@ export async function startProcessHttp(config: Config, logger: Logger): Promise<
  * the process. A change is announced on the cluster exchange (`{"reload": true}`, §9) over a
  * broker connection of its own, opened with the first change.
  */
-function restRules(config: Config, logger: Logger): { api: RuleApi; changed: () => Promise<void>; close: () => Promise<void> } | undefined {
+async function restRules(config: Config, logger: Logger): Promise<{ api: RuleApi; changed: () => Promise<void>; close: () => Promise<void> } | undefined> {
+  if (config['database-address'].trim() === '') return undefined;
+  const [{ publishReload, RuleValidationError, storeFromAddress }, { BadRequest }] = await Promise.all([import('@mtaq/rules'), import('@mtaq/www')]);
   const store = storeFromAddress(config['database-address'], { owner: String(config['server-id']) });
   if (!store) return undefined;
   const log = logger.child({ component: 'www' });

@@ -7,8 +7,7 @@ import { BrokerLoginError, connectFromConfig } from '@mtaq/queue';
 import { describeBrokerError } from './broker-errors.js';
 import { EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE } from './exit-codes.js';
 
-/** Options of `mtaq inject` that are not config keys (main lets them through). */
-export const INJECT_OPTIONS = ['--envelope', '--recipient', '-'];
+export { INJECT_OPTIONS } from './usage.js';
 
 interface InjectArgs {
   readonly file: string | undefined;

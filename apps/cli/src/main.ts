@@ -1,24 +1,18 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config, type LoadResult } from '@mtaq/config';
-import { startDelivery } from '@mtaq/delivery';
-import { runIngress, startIngress } from '@mtaq/ingress';
 import { createLogger, type Logger } from '@mtaq/log';
 import { BrokerLoginError, QueueMismatchError } from '@mtaq/queue';
-import { loadScript, startWorker, WorkerConfigError, workerQueues } from '@mtaq/worker';
 import { describeBrokerError } from './broker-errors.js';
-import { configCommand } from './config-command.js';
 import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
 import { acquireLock, LockError, type Lock } from './lock-file.js';
 import { dropPrivileges, type WrittenPath } from './privileges.js';
 import { stopOnSignal } from './lifecycle.js';
 import { startProcessHttp, wwwProblem } from './http.js';
-import { passwordCommand } from './password.js';
-import { queueCommand } from './queue-command.js';
-import { clusterCommand } from './cluster-command.js';
-import { commandUsage, hasCommandHelp, USAGE } from './usage.js';
-import { INJECT_OPTIONS, injectCommand } from './inject-command.js';
-import { dkimCommand } from './dkim-command.js';
+import { commandUsage, hasCommandHelp, INJECT_OPTIONS, USAGE } from './usage.js';
+
+// Each command loads its app when it runs (`await import`), not here: `mtaq delivery` never loads
+// the ingress (smtp-server, mailparser, mailauth's checks) and the ingress never loads delivery.
 
 type Command = (loaded: LoadResult, words: string[]) => Promise<number> | number;
 
@@ -34,7 +28,7 @@ async function serve(
 ): Promise<number> {
   const config = loaded.config;
   // a non-loopback www-ip without www-token: one line, exit 78, before anything starts
-  const problem = wwwProblem(config);
+  const problem = await wwwProblem(config);
   if (problem !== undefined) {
     process.stderr.write(`mtaq: ${problem}\n`);
     return EX_CONFIG;
@@ -106,6 +100,7 @@ const commands: Record<string, Command> = {
       loaded,
       'mtaq-ingress',
       async (config, logger) => {
+        const { runIngress } = await import('@mtaq/ingress');
         const http = await startProcessHttp(config, logger);
         const running = await runIngress(config, logger, { metrics: http?.metrics }).catch(async (err: unknown) => {
           await http?.close();
@@ -126,6 +121,7 @@ const commands: Record<string, Command> = {
       loaded,
       'mtaq-delivery',
       async (config, logger) => {
+        const { startDelivery } = await import('@mtaq/delivery');
         const http = await startProcessHttp(config, logger);
         const running = await startDelivery(config, logger, { metrics: http?.metrics }).catch(async (err: unknown) => {
           await http?.close();
@@ -142,6 +138,7 @@ const commands: Record<string, Command> = {
   pipeline: (loaded) =>
     serve(loaded, 'mtaq', async (config, logger) => {
       // one HTTP server for both; delivery first: mail accepted by the ingress is picked up as soon as it is queued
+      const [{ startDelivery }, { startIngress }] = await Promise.all([import('@mtaq/delivery'), import('@mtaq/ingress')]);
       const http = await startProcessHttp(config, logger);
       const metrics = http?.metrics;
       const delivery = await startDelivery(config, logger.child({ app: 'delivery' }), { metrics }).catch(async (err: unknown) => {
@@ -163,6 +160,7 @@ const commands: Record<string, Command> = {
     }, (config) => [...deliveryWrites(config), ...ingressWrites(config)]),
   worker: async (loaded) => {
     // a worker reading its own output, or a script that cannot load: one line, exit 78
+    const { loadScript, startWorker, WorkerConfigError, workerQueues } = await import('@mtaq/worker');
     let script;
     try {
       workerQueues(loaded.config);
@@ -177,11 +175,11 @@ const commands: Record<string, Command> = {
       return () => running.stop();
     });
   },
-  config: configCommand,
-  password: (_loaded, words) => passwordCommand(words),
-  queue: (loaded, words) => queueCommand(loaded.config, words),
-  cluster: (loaded, words) => clusterCommand(loaded.config, words),
-  inject: (loaded, words) => injectCommand(loaded.config, words),
+  config: async (loaded, words) => (await import('./config-command.js')).configCommand(loaded, words),
+  password: async (_loaded, words) => (await import('./password.js')).passwordCommand(words),
+  queue: async (loaded, words) => (await import('./queue-command.js')).queueCommand(loaded.config, words),
+  cluster: async (loaded, words) => (await import('./cluster-command.js')).clusterCommand(loaded.config, words),
+  inject: async (loaded, words) => (await import('./inject-command.js')).injectCommand(loaded.config, words),
 };
 
 async function main(input: string[]): Promise<number> {
@@ -205,7 +203,7 @@ async function main(input: string[]): Promise<number> {
     return 0;
   }
   // needs no configuration: its options are its own, not config keys
-  if (name === 'dkim') return dkimCommand(words);
+  if (name === 'dkim') return (await import('./dkim-command.js')).dkimCommand(words);
   const command = commands[name];
   if (!command) {
     process.stderr.write(`mtaq: unknown command "${name}"\n\n${USAGE}`);

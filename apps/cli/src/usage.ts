@@ -1,5 +1,8 @@
 import { keyInfo, type Group } from '@mtaq/config';
 
+/** Options of `mtaq inject` that are not config keys (main lets them through); here so main need not load the ingress to know them. */
+export const INJECT_OPTIONS = ['--envelope', '--recipient', '-'];
+
 export const USAGE = `mtaq — a queue-backed mail transfer agent around RabbitMQ
 
 Usage:
