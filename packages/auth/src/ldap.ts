@@ -1,4 +1,3 @@
-import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts';
 import { type Logger, silentLogger } from '@mtaq/log';
 import { AuthConfigError, fail, ok, precheck, type AuthBackend, type AuthRequest, type AuthResult } from './backend.js';
 
@@ -43,6 +42,15 @@ export class LdapBackend implements AuthBackend {
     const rejected = precheck(request, false);
     if (rejected) return rejected;
     const dn = `uid=${escapeDnValue(request.username)},${this.#baseDn}`;
+    let ldapts: typeof import('ldapts');
+    try {
+      // loaded with the first login over LDAP: a process without this backend never loads it
+      ldapts = await import('ldapts');
+    } catch (error) {
+      this.#logger.error({ backend: this.name, err: (error as Error).message }, 'the ldapts package cannot be loaded');
+      return fail('unavailable', 'the ldapts package cannot be loaded');
+    }
+    const { Client, InvalidCredentialsError, ResultCodeError } = ldapts;
     const client = new Client({ url: this.#serverUrl, timeout: this.#timeoutMs, connectTimeout: this.#timeoutMs });
     // ldapts applies its timeout per operation; this bounds connect + bind together.
     let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,6 @@
 import { createHash, createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import radius from 'radius';
 import { type Logger, silentLogger } from '@mtaq/log';
 import { AuthConfigError, fail, maskAuthUrl, ok, precheck, type AuthBackend, type AuthRequest, type AuthResult } from './backend.js';
 
@@ -60,6 +59,14 @@ export class RadiusBackend implements AuthBackend {
     // RFC 2865 §5.2: User-Password carries at most 128 octets; User-Name at most 253.
     if (Buffer.byteLength(password) > 128 || Buffer.byteLength(request.username) > 253) {
       return fail('invalid', 'credentials too long for RADIUS');
+    }
+    let radius: typeof import('radius');
+    try {
+      // loaded with the first login over RADIUS: a process without this backend never loads it
+      radius = (await import('radius')).default;
+    } catch (error) {
+      this.#logger.error({ backend: 'radius', err: (error as Error).message }, 'the radius package cannot be loaded');
+      return fail('unavailable', 'the radius package cannot be loaded');
     }
     const identifier = randomInt(256);
     const packet = radius.encode({
