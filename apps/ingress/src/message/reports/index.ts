@@ -1,4 +1,4 @@
-import { simpleParser, type Attachment, type SimpleParserOptions } from 'mailparser';
+import type { Attachment, SimpleParserOptions } from 'mailparser';
 import { isFeedbackHead, dmarcSummary } from './dmarc.js';
 import { expand, type ExpandBudget } from './expand.js';
 import { statusSummary } from './status-fields.js';
@@ -57,6 +57,9 @@ async function classify(message: Buffer, options: DetectReportOptions, signal: A
   if (!candidates) return undefined;
   const report = candidates.reportType !== undefined ? REPORT_TYPES[candidates.reportType] : undefined;
   if (message.length > (options.maxParseBytes ?? DEFAULT_MAX_PARSE_BYTES)) return report ? bare(report.type) : undefined;
+  // mailparser (about 36 MB with its HTML and charset tables) is loaded with the first message that
+  // may be a report, so an ingress without rabbitmq-reports, or that never receives one, never loads it
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(message, PARSER_OPTIONS);
   if (signal.aborted) return undefined;
   const budget: ExpandBudget = { remaining: options.maxBytes ?? DEFAULT_MAX_BYTES, signal };
