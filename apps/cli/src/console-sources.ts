@@ -1,5 +1,6 @@
 import type { Config } from '@mtaq/config';
-import { delayBuckets, pauseParkQueue } from '@mtaq/delivery';
+// the queue names only, not delivery itself (an ingress with www-port set serves this console too)
+import { delayBuckets, pauseParkQueue } from '@mtaq/delivery/delay-queues';
 import { delayQueueFor, QUEUE_KEYS } from '@mtaq/queue';
 import type { ConsoleSources, QueueRef } from '@mtaq/www';
 

@@ -12,6 +12,8 @@ import {
   conclude,
   delayBucket,
   delayQueue,
+  PAUSE_RECHECK_SECONDS,
+  pauseParkQueue,
   expiredOutcome,
   localFailure,
   firstPickup,
@@ -101,17 +103,8 @@ class FloodPaused extends Error {
   }
 }
 
-/**
- * Seconds a paused message waits in its park queue before it looks at the pauses again. Lifting a
- * pause releases the park queue at once (rules/release.ts, on the reload that no longer has it);
- * this TTL is the safety net when that release could not run (broker away, process restarted).
- */
-export const PAUSE_RECHECK_SECONDS = 30;
-
-/** The park queue of paused messages (§7.4 `<outbox>.park.<key>`), a TTL queue back into the outbox. */
-export function pauseParkQueue(outbox: string): string {
-  return `${outbox}.park.pause.${PAUSE_RECHECK_SECONDS}`;
-}
+// in outcome/delay-queues.ts, which the console reads without loading delivery (@mtaq/delivery/delay-queues)
+export { PAUSE_RECHECK_SECONDS, pauseParkQueue };
 
 interface Copy {
   readonly id: string;

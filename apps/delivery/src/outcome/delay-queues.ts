@@ -96,3 +96,15 @@ export function publishPriority(message: MessageProperties, config: Pick<Config,
   if (max <= 0 || typeof priority !== 'number' || !Number.isFinite(priority)) return undefined;
   return Math.min(Math.max(Math.round(priority), 0), max);
 }
+
+/**
+ * Seconds a paused message waits in its park queue before it looks at the pauses again. Lifting a
+ * pause releases the park queue at once (rules/release.ts, on the reload that no longer has it);
+ * this TTL is the safety net when that release could not run (broker away, process restarted).
+ */
+export const PAUSE_RECHECK_SECONDS = 30;
+
+/** The park queue of paused messages (§7.4 `<outbox>.park.<key>`), a TTL queue back into the outbox. */
+export function pauseParkQueue(outbox: string): string {
+  return `${outbox}.park.pause.${PAUSE_RECHECK_SECONDS}`;
+}

@@ -26,6 +26,8 @@ export {
   publishPriority,
   STANDARD_DELAYS,
   MIN_DELAY_QUEUE_EXPIRES_MS,
+  PAUSE_RECHECK_SECONDS,
+  pauseParkQueue,
   type DelayQueue,
 } from './delay-queues.js';
 export { resultDocument, retryDocument, retryCopy, extract, type ResultDocumentOptions } from './result-document.js';
