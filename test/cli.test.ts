@@ -160,7 +160,7 @@ test('mtaq <command> --help prints that command\'s usage and options, exit 0', a
     for (const pattern of patterns) assert.match(out.stdout, pattern, `${command} --help`);
   }
   // unsupported keys are not offered as settings
-  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /rabbitmq-minqos/);
+  assert.doesNotMatch((await runCli(['ingress', '--help'])).stdout, /rabbitmq-flush-qos/);
   assert.match((await runCli(['ingress', '--help'])).stdout, /smtp-check/);
   assert.equal((await runCli(['help', 'queue'])).stdout, (await runCli(['queue', '-h'])).stdout);
   assert.equal((await runCli(['queue', 'peek', '--help'])).stdout, (await runCli(['queue', '-h'])).stdout);

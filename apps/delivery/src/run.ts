@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '@mtaq/config';
 import { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import { connectFromConfig, Consumer, deadLetterQueue, QueueDeclarer, type MessageHandler } from '@mtaq/queue';
+import { AdaptivePrefetch, connectFromConfig, Consumer, deadLetterQueue, QueueDeclarer, type MessageHandler } from '@mtaq/queue';
 import { RuleCache } from '@mtaq/rules';
 import { Delivery, pauseParkQueue } from './delivery.js';
 import { targets } from './outcome/index.js';
@@ -133,8 +133,17 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     logger.warn({ database: rules.store?.dialect }, 'waiting for the rule database before consuming the outbox');
     await rules.ready();
   }
+  // rabbitmq-minqos: the prefetch is reduced while prefetched messages wait here for a connection
+  // (classic queues; a quorum queue's channel refuses the channel-wide limit it takes, see config check)
+  const prefetch = new AdaptivePrefetch(config['rabbitmq-quorum'] ? [] : consumer.parts, {
+    max: config['rabbitmq-qos'],
+    min: config['rabbitmq-minqos'],
+    waiting: () => pool.waiting,
+    logger,
+  });
   await cluster.settle();
   await consumer.start();
+  prefetch.start();
   await deadLetters?.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {
@@ -143,6 +152,7 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     async stop() {
       const started = Date.now();
       delivery.stopStarting();
+      prefetch.stop();
       await cluster.stop();
       await consumer.cancel();
       if (!(await consumer.drained(started + ABORT_UNSENT_MS))) {

@@ -275,7 +275,7 @@ export const schema = {
   'rabbitmq-consumers': rabbit(atLeastOne, '1', 'Consumer connections', notYet),
   'rabbitmq-publishers': rabbit(atLeastOne, '1', 'Publisher connections', notYet),
   'rabbitmq-qos': rabbit(prefetch, '1000', 'Prefetch per consumer; 0 = unlimited'),
-  'rabbitmq-minqos': rabbit(prefetch, '100', 'Lowest prefetch when it is reduced under load', notYet),
+  'rabbitmq-minqos': rabbit(prefetch, '100', 'Lowest prefetch of delivery when it is reduced under load (prefetched messages waiting for a connection)'),
   'rabbitmq-flush-qos': rabbit(prefetch, '1000', 'Prefetch while draining park/paused queues', notYet),
   'rabbitmq-throttle': rabbit(atLeastOne, '100', 'Most unconfirmed publishes in flight'),
   'rabbitmq-encoding': rabbit(oneOf(['', 'gzip']), '', 'gzip = compress every publish (content-encoding: gzip); empty = plain JSON'),

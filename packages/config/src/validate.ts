@@ -48,6 +48,8 @@ export function validate(draft: Draft, errors: ConfigError[], warnings: ConfigWa
       fail('rabbitmq-durable', 'true when rabbitmq-quorum is on', 'must be true: quorum queues are always durable');
     }
     if (get('rabbitmq-lazy')) warn('rabbitmq-lazy', 'has no effect on quorum queues');
+    // the reduction is a channel-wide prefetch, which RabbitMQ refuses on a quorum queue's channel
+    if (origin('rabbitmq-minqos').file !== 'default') warn('rabbitmq-minqos', 'has no effect on quorum queues: the prefetch stays at rabbitmq-qos');
     // an error, not a warning: the priorities would silently stop working (RabbitMQ 3.10 refuses
     // x-max-priority on a quorum queue, so mtaq would have to drop it from the declarations)
     if (get('rabbitmq-maxpriority') > 0) {

@@ -52,6 +52,7 @@ export class Consumer {
   readonly #log: Logger;
   #subscription: Subscription | undefined;
   #inFlight = 0;
+  #prefetch: number;
   #stopped = false;
   readonly #idle = new Set<() => void>();
   readonly #onConnected = (connection: ChannelModel): void => void this.#subscribe(connection);
@@ -60,7 +61,30 @@ export class Consumer {
     this.#broker = broker;
     this.#options = options;
     this.#handler = handler;
+    this.#prefetch = options.prefetch;
     this.#log = (options.logger ?? silentLogger).child({ component: 'consumer', queue: options.queue });
+  }
+
+  /** The prefetch in force: `options.prefetch` until `setPrefetch` changes it. */
+  get prefetch(): number {
+    return this.#prefetch;
+  }
+
+  /**
+   * Changes how many messages may be unacked at once, at most `options.prefetch`. RabbitMQ applies a
+   * per-consumer prefetch only to consumers created after it, so the change is a channel-wide limit
+   * (basic.qos global) on top of the consumer's own, which the broker enforces at once. A lower value
+   * stops deliveries until fewer than that many are unacked; nothing already here is returned.
+   * Classic queues only: RabbitMQ refuses a channel-wide prefetch on a quorum queue's channel.
+   */
+  async setPrefetch(count: number): Promise<void> {
+    const next = Math.min(count, this.#options.prefetch || count);
+    if (next === this.#prefetch) return;
+    this.#prefetch = next;
+    const subscription = this.#subscription;
+    if (subscription && !subscription.closed.signal.aborted) {
+      await subscription.channel.prefetch(next, true).catch((err: Error) => this.#log.warn({ err: err.message }, 'could not change the prefetch'));
+    }
   }
 
   get inFlight(): number {
@@ -128,12 +152,13 @@ export class Consumer {
       channel.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'consumer channel error'));
       channel.on('close', () => closed.abort(new Error('consumer channel closed')));
       await channel.prefetch(this.#options.prefetch);
+      if (this.#prefetch !== this.#options.prefetch) await channel.prefetch(this.#prefetch, true); // setPrefetch, kept across reconnects
       const context: DeliveryContext = { live: () => !closed.signal.aborted, signal: closed.signal };
       const { consumerTag } = await channel.consume(this.#options.queue, (m) => {
         if (m) void this.#dispatch(channel, m, context);
       });
       this.#subscription = { channel, tag: consumerTag, closed };
-      this.#log.info({ prefetch: this.#options.prefetch }, 'consuming');
+      this.#log.info({ prefetch: this.#prefetch }, 'consuming');
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'could not consume');
     }

@@ -31,6 +31,8 @@ export type ClusterNodeConfig = Pick<
 export interface Consuming {
   readonly consuming: boolean;
   readonly inFlight: number;
+  /** The consumers themselves (the shared outbox, this node's queue): their prefetch is governed. */
+  readonly parts: readonly Consumer[];
   start(): Promise<void>;
   cancel(): Promise<void>;
   drained(deadline: number): Promise<boolean>;
@@ -97,6 +99,7 @@ export class ClusterNode {
 
 function both(a: Consumer, b: Consumer): Consuming {
   return {
+    parts: [a, b],
     get consuming() {
       return a.consuming && b.consuming;
     },

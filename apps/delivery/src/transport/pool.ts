@@ -154,6 +154,13 @@ export class UpstreamPool {
     return this.#open;
   }
 
+  /** Messages queued for a connection (all destinations): prefetched, but not being worked on. */
+  get waiting(): number {
+    let count = 0;
+    for (const line of this.#lines.values()) count += line.waiters.length;
+    return count;
+  }
+
   /** One delivery attempt. Never throws for SMTP reasons: every outcome is a result entry. */
   async send(request: SendRequest): Promise<AttemptOutcome> {
     let last: AttemptOutcome | undefined;
