@@ -6,6 +6,7 @@
 #   bash bench/compare.sh                               # every row, COUNT=20000 messages, 3 rounds
 #   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
 #   EXTRA_ARGS="--key value ...": extra options for mtaq's side (experiments: what one feature costs)
+#   NODE_FLAGS="--trace-gc ...": node flags for the measured processes of both sides (ingress, delivery rows)
 #   ROWS: ingress delivery e2e latency sizes memory (one row alone: ingress150 ingress10 ingress-reused delivery20 delivery1)   THREADS: mtaq smtp-threads
 #
 # mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
@@ -84,9 +85,9 @@ ingress_round() { # side sessions count [smtp-source args]
   local side=$1 sessions=$2 n=$3; shift 3
   purge
   if [ "$side" = mtaq ]; then
-    node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress"} apps/cli/dist/main.js ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
+    node ${NODE_FLAGS:-} ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress"} apps/cli/dist/main.js ingress "${COMMON[@]}" "${INGRESS[@]}" >"$WORK/ingress.log" 2>&1 &
   else
-    PORT=$SMTP_PORT QUEUE=$Q node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress-harness"} "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
+    PORT=$SMTP_PORT QUEUE=$Q node ${NODE_FLAGS:-} ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-ingress-harness"} "$WORK/ingress-harness.mjs" >"$WORK/ingress-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
   wait_port "$SMTP_PORT"; sleep 0.3
@@ -124,9 +125,9 @@ delivery_round() { # side connections count [preload args]
   start_sink
   if [ "$side" = mtaq ]; then
     delivery_args "$connections"
-    node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof"} apps/cli/dist/main.js delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/delivery.log" 2>&1 &
+    node ${NODE_FLAGS:-} ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof"} apps/cli/dist/main.js delivery "${COMMON[@]}" "${DARGS[@]}" >"$WORK/delivery.log" 2>&1 &
   else
-    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-harness"} "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
+    QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node ${NODE_FLAGS:-} ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-harness"} "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
   local out
