@@ -34,3 +34,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
+
+/** KEYS claims; ARGV[1] ttl ms: every one concluded (`C`), one command for a whole batch. */
+export const CONCLUDE = `
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, 'C', 'PX', ARGV[1])
+end
+return #KEYS
+`;
