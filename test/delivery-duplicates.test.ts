@@ -1,6 +1,6 @@
 /**
- * The duplicate/loss drills (test/drills/harness.ts) in a reduced size: every drill, with and
- * without message-id, 200 messages each, on a private RabbitMQ node and Redis. No row may lose a
+ * The duplicate/loss drills (test/drills/harness.ts) in a reduced size: every drill (ten of its
+ * sixteen rows, see NPM_TEST_ROWS), 200 messages each, on a private RabbitMQ node and Redis. No row may lose a
  * message. Duplicates are printed, and asserted only for the rows listed in EXPECT_NO_DUPLICATES.
  * The full table (3,000 messages per row) is `npm run drills`.
  */
@@ -10,6 +10,27 @@ import { after, before, describe, test } from 'node:test';
 import { DrillEnvironment, drillRows, errorResult, markdownTable, rowId, type RowResult } from './drills/harness.js';
 
 const MESSAGES = Number(process.env['DRILL_MESSAGES'] ?? 200);
+
+/**
+ * The rows `npm test` runs: every drill with message-id, and without it where the identity by
+ * content hash is what a redelivery is recognised by after the disruption (kill -9 of delivery, broker
+ * restarts). The other `noid` rows and close_connection at 100 ms differ from a row kept here only in
+ * the identity or the sink's pace; the full table (`npm run drills`) has them all.
+ * DRILL_ROWS=all runs every row here too.
+ */
+const NPM_TEST_ROWS = new Set([
+  'kill9/id',
+  'kill9/noid',
+  'broker-restart/id',
+  'broker-restart/noid',
+  'broker-kill9/id',
+  'broker-kill9/noid',
+  'close-conn-20/id',
+  'sigterm-slow/id',
+  'redis-freeze/id',
+  'dsn-kill9/id',
+]);
+const ROWS = drillRows().filter((row) => process.env['DRILL_ROWS'] === 'all' || NPM_TEST_ROWS.has(rowId(row)));
 
 /**
  * Rows that must not deliver anything twice. The kill -9 rows are held to the one limit no sender can
@@ -49,7 +70,7 @@ describe(`delivery duplicate/loss drills (${MESSAGES} messages per row)`, () => 
     console.log(`\n${markdownTable(results)}\n`);
   });
 
-  for (const row of drillRows()) {
+  for (const row of ROWS) {
     const id = rowId(row);
     test(`${row.title}, ${row.withMessageId ? 'with' : 'without'} message-id: nothing lost`, async () => {
       assert.ok(environment, 'the drill environment started');
