@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { Config } from '@mtaq/config';
 import type { Logger } from '@mtaq/log';
 import type { SMTPServerSession } from 'smtp-server';
@@ -75,9 +75,12 @@ test('smtp-server awaits a slow policy check; a thrown typed error is its reply,
   });
   server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const talk = await SmtpTalk.connect((server.server.address() as net.AddressInfo).port);
-  t.after(() => talk.quit());
+  // the client first: smtp-server's close waits for open sessions (30 s closeTimeout)
+  t.after(async () => {
+    await talk.quit();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
   await talk.read();
   await talk.command('EHLO client.test');
   await talk.command('MAIL FROM:<s@example.com>');
