@@ -2,10 +2,6 @@ import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ARCSealOptions, DKIMSignOptions } from 'mailauth';
-// the signer and the sealer only, not mailauth's index: that also loads BIMI/VMC (undici,
-// @peculiar/asn1-*), SPF and DMARC, which signing never uses (about 30 MB of an idle delivery)
-import { sealMessage } from 'mailauth/lib/arc/index.js';
-import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import type { Config } from '@mtaq/config';
 import type { DkimKey, OutgoingMessage } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
@@ -13,13 +9,39 @@ import type { Logger } from '@mtaq/log';
 /** MailerQ's default (reference §4), for the message's keys and the `dkim-*` config key alike. */
 export const DEFAULT_CANONICALIZATION = 'relaxed/simple';
 
+interface Signing {
+  readonly dkimSign: typeof import('mailauth/lib/dkim/sign.js').dkimSign;
+  readonly sealMessage: typeof import('mailauth/lib/arc/index.js').sealMessage;
+  readonly defaultSignedHeaders: readonly string[];
+}
+let signing: Signing | undefined;
+
+/**
+ * mailauth's signer and sealer, loaded with the first message that has a key to sign with: a
+ * delivery that signs nothing never loads them (with mailauth's tools: joi, tldts, about 20 MB).
+ * Their own modules, not mailauth's index, which also loads BIMI/VMC (undici, @peculiar/asn1-*),
+ * SPF and DMARC that signing never uses.
+ */
+function loadSigning(): Signing {
+  if (signing === undefined) {
+    const require = createRequire(import.meta.url);
+    const tools = require('mailauth/lib/tools.js') as { defaultDKIMFieldNames: string };
+    signing = {
+      dkimSign: (require('mailauth/lib/dkim/sign.js') as typeof import('mailauth/lib/dkim/sign.js')).dkimSign,
+      sealMessage: (require('mailauth/lib/arc/index.js') as typeof import('mailauth/lib/arc/index.js')).sealMessage,
+      defaultSignedHeaders: tools.defaultDKIMFieldNames
+        .split(':')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    };
+  }
+  return signing;
+}
+
 /** mailauth's own default list of signed header fields (From, Subject, Date, To, …), lower case. */
-export const DEFAULT_SIGNED_HEADERS: readonly string[] = (
-  createRequire(import.meta.url)('mailauth/lib/tools.js') as { defaultDKIMFieldNames: string }
-).defaultDKIMFieldNames
-  .split(':')
-  .map((h) => h.trim().toLowerCase())
-  .filter(Boolean);
+export function defaultSignedHeaders(): readonly string[] {
+  return loadSigning().defaultSignedHeaders;
+}
 
 /** Warnings already given, keyed by message + key + issue, so a mailing does not warn per recipient. */
 const WARNED_MAX = 10_000;
@@ -90,6 +112,7 @@ export class DkimSigner {
     const id = fields.find((f) => f.name === 'message-id')?.value.trim() ?? message['message-id'] ?? '';
     const warn = (k: DkimKey, issue: string): void => this.#warn(id, k, issue);
 
+    const { dkimSign, sealMessage, defaultSignedHeaders: DEFAULT_SIGNED_HEADERS } = loadSigning();
     const signatures: Buffer[] = [];
     for (const k of keys) {
       if (k.report) warn(k, 'report: true (r=y, RFC 6651) is not supported by the signer (mailauth): the signature has no r= tag');
