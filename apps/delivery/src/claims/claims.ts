@@ -6,7 +6,7 @@ import { silentLogger, type Logger } from '@mtaq/log';
 import { Breaker } from './breaker.js';
 import type { Identity } from './identity.js';
 import { LocalClaims } from './local-claims.js';
-import { CONCLUDE, RELEASE, RENEW, TAKE } from './scripts.js';
+import { BATCH, CONCLUDE, RELEASE, RENEW } from './scripts.js';
 
 export interface ClaimsOptions {
   /** Redis shared by every delivery process; undefined = claims of this process only. */
@@ -23,6 +23,14 @@ export interface ClaimsOptions {
   /** How long Redis is left alone after it failed to answer in time. */
   readonly breakerMs?: number;
   readonly logger?: Logger;
+}
+
+/** A take (`T` respecting an existing claim, `t` regardless) or an outcome record (`O`), waiting for the batch. */
+interface PendingOp {
+  readonly key: string;
+  readonly op: 'T' | 't' | 'O';
+  readonly value: string;
+  readonly done: (answer: number | string | undefined) => void;
 }
 
 /** A claim this handler holds: it alone may send this attempt. */
@@ -61,7 +69,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 interface ClaimCommands {
-  mtaqClaimTake(key: string, live: string, ttl: number, check: string): Promise<number | string>;
+  mtaqClaimBatch(numKeys: number, ...args: (string | number)[]): Promise<Array<number | string>>;
   mtaqClaimRenew(numKeys: number, ...args: (string | number)[]): Promise<number>;
   mtaqClaimRelease(key: string, live: string, ttl: number): Promise<number>;
   mtaqClaimConclude(numKeys: number, ...args: (string | number)[]): Promise<number>;
@@ -73,8 +81,9 @@ interface ClaimCommands {
  * Claims live in Redis when it is configured and answering, and always in a local mirror, so a
  * redelivery into the same process is recognised even without Redis.
  *
- * Hot path: one round trip to take a claim, one to record the outcome; the "concluded" marks that
- * follow are written in batches (one script call each).
+ * Hot path: one round trip to take a claim, one to record the outcome; the takes and records asked
+ * for in one event-loop turn share one script call (a command costs the client and Redis more than
+ * a key), and the "concluded" marks that follow are written in batches of their own.
  */
 export class Claims {
   readonly #redis: (Redis & ClaimCommands) | undefined;
@@ -91,6 +100,8 @@ export class Claims {
   readonly #owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly #renewTimer: NodeJS.Timeout;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** Takes and records of this turn, sent together once it ends. */
+  #batch: PendingOp[] = [];
   #sequence = 0;
   #takeovers = 0;
   #replays = 0;
@@ -108,7 +119,7 @@ export class Claims {
     });
     if (options.redis) {
       const redis = options.redis;
-      redis.defineCommand('mtaqClaimTake', { lua: TAKE, numberOfKeys: 1 });
+      redis.defineCommand('mtaqClaimBatch', { lua: BATCH });
       redis.defineCommand('mtaqClaimRenew', { lua: RENEW });
       redis.defineCommand('mtaqClaimRelease', { lua: RELEASE, numberOfKeys: 1 });
       redis.defineCommand('mtaqClaimConclude', { lua: CONCLUDE });
@@ -145,7 +156,7 @@ export class Claims {
     const deadline = Date.now() + this.#maxWaitMs;
     let waited = false;
     for (;;) {
-      const shared = await this.#call((redis) => redis.mtaqClaimTake(key, live, this.#liveTtl, identity.mustCheck ? '1' : '0'));
+      const shared = await this.#batched(key, identity.mustCheck ? 'T' : 't', live);
       let existing: string | undefined;
       if (typeof shared === 'number') {
         const takeover = identity.mustCheck && (waited || (shared === 0 && identity.redelivered));
@@ -179,7 +190,7 @@ export class Claims {
     this.#held.delete(claim.key);
     const value = `O|${claim.live.slice(2)}|${JSON.stringify(entry)}`;
     this.#local.set(claim.key, value, this.#outcomeTtl);
-    await this.#call((redis) => redis.set(claim.key, value, 'PX', this.#outcomeTtl));
+    await this.#batched(claim.key, 'O', value);
   }
 
   /** The outcome was published and the message is about to be acked: a late redelivery just acks. */
@@ -228,6 +239,27 @@ export class Claims {
       this.#breaker.failure();
       return undefined;
     }
+  }
+
+  /** Queues a take or record for the batch of this turn; undefined when Redis is not there or did not answer. */
+  #batched(key: string, op: PendingOp['op'], value: string): Promise<number | string | undefined> {
+    if (this.#redis === undefined) return Promise.resolve(undefined);
+    return new Promise((done) => {
+      // the flush runs once the turn's promise chains have settled: a record and the take that
+      // the pool asked for beside it (the connection's next message) go out together
+      if (this.#batch.length === 0) process.nextTick(() => void this.#sendBatch());
+      this.#batch.push({ key, op, value, done });
+    });
+  }
+
+  async #sendBatch(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    const args: (string | number)[] = batch.map((p) => p.key);
+    args.push(this.#liveTtl, this.#outcomeTtl);
+    for (const p of batch) args.push(p.op, p.value);
+    const answers = await this.#call((redis) => redis.mtaqClaimBatch(batch.length, ...args));
+    batch.forEach((p, i) => p.done(answers?.[i]));
   }
 
   async #renew(): Promise<void> {

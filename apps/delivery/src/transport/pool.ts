@@ -380,9 +380,11 @@ export class UpstreamPool {
   }
 
   async #transact(connection: UpstreamConnection, slot: Slot, request: SendRequest): Promise<AttemptOutcome> {
-    this.#prepareNext(keyOf(connection.target));
     try {
       const response = await connection.send(request.envelope, request.message, request.guard?.abort);
+      // the next message in line gets ready now, beside this one's settle: its claim and this
+      // outcome reach Redis in one call, and the connection, once settled, goes to it at once
+      this.#prepareNext(keyOf(connection.target));
       const reply = parseReply(response);
       const outcome: AttemptOutcome = {
         state: 'message',
@@ -405,6 +407,7 @@ export class UpstreamPool {
       const outcome = this.#failure(e, connection.target, connection);
       // a refused transaction leaves a healthy session behind: RSET and reuse it
       if (e.responseCode && e.responseCode !== 421 && connection.usable) {
+        this.#prepareNext(keyOf(connection.target));
         try {
           await connection.reset();
           this.#release(connection, slot);
@@ -446,7 +449,7 @@ export class UpstreamPool {
 
   /**
    * One more waiter of the key's line (the first not yet prepared) gets ready while this transaction
-   * runs: each transaction under way prepares the message it will most likely be handed to.
+   * finishes: each transaction prepares the message it will most likely be handed to.
    */
   #prepareNext(key: string): void {
     const line = this.#lines.get(key);

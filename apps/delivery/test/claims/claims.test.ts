@@ -81,6 +81,37 @@ describe('claims against a real Redis', () => {
     assert.equal((await c.take(id)).kind, 'owned');
   });
 
+  test('the takes and records asked for in one turn reach Redis as one script call, each with its own answer', async () => {
+    const prefix = `claims-test:batch:${Math.random()}:`;
+    const c = claims({ prefix });
+    const warm = await c.take(identify(amqp('{"warm":1}'))); // loads the script
+    assert.equal(warm.kind, 'owned');
+    const recorded = identify(amqp('{"batch":0}'));
+    const first = await c.take(recorded);
+    assert.equal(first.kind, 'owned');
+    if (first.kind !== 'owned') return;
+    // what the client sends, as MONITOR shows it (commands a script runs show as from 'lua')
+    const monitor = await redis.monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => String(arg).startsWith(prefix))) sent.push(String(args[0]).toLowerCase());
+    });
+    const fresh = [1, 2, 3].map((i) => identify(amqp(`{"batch":${i}}`)));
+    const [a, b, cc, , replay] = await Promise.all([
+      ...fresh.map((id) => c.take(id)),
+      c.record(first.claim, ENTRY),
+      // a redelivery in the same batch, after the record: it finds the outcome, not a live claim
+      c.take({ ...recorded, mustCheck: true, redelivered: true }),
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    assert.deepEqual([a, b, cc].map((x) => x?.kind), ['owned', 'owned', 'owned']);
+    assert.deepEqual(replay, { kind: 'outcome', key: first.claim.key, entry: ENTRY, concluded: false });
+    assert.deepEqual(sent, ['evalsha'], 'one script call for the five operations');
+    const stored = await redis.get(first.claim.key);
+    assert.ok(stored?.startsWith('O|'), String(stored));
+  });
+
   test('a redelivery waits for a live claim of another process, then takes the outcome', async () => {
     const prefix = `claims-test:shared:${Math.random()}:`;
     const holder = claims({ prefix });
