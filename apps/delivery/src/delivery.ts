@@ -256,12 +256,13 @@ export class Delivery {
       return claim;
     };
     /** The accepted outcome recorded by the pool before it reused the connection (settle). */
-    let settled: AttemptOutcome | undefined;
+    let settled: { readonly outcome: AttemptOutcome; readonly entry: ResultEntry } | undefined;
     const settle = async (outcome: AttemptOutcome): Promise<void> => {
       const owned = await held();
       if (!owned) return;
-      await this.#deps.claims.record(owned, resultEntry(outcome, new Date()));
-      settled = outcome;
+      const recorded = resultEntry(outcome, new Date());
+      await this.#deps.claims.record(owned, recorded);
+      settled = { outcome, entry: recorded };
     };
     let entry: ResultEntry;
     let retryAfter: number | undefined;
@@ -309,7 +310,8 @@ export class Delivery {
         if (err instanceof TransactionAborted) return 'requeue';
         throw err;
       }
-      entry = resultEntry(outcome, new Date());
+      // the entry settle() recorded is the one published: a redelivery would replay that very entry
+      entry = settled?.outcome === outcome ? settled.entry : resultEntry(outcome, new Date());
       this.#observeFloods(message, entry, log);
       // §7.10 response patterns: may override the classification and change the message
       const patterned = this.#responsePatterns(message, entry, log);

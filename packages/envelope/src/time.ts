@@ -5,8 +5,18 @@ export type Time = string;
 
 const SHAPE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 
+/** The last text tryParseTime read: a message's times are read several times in a row. */
+let lastParsed: { readonly text: string; readonly ms: number } | undefined;
+
 /** Like {@link parseTime} but answers `undefined` instead of throwing, for hot validation paths. */
 export function tryParseTime(s: string): Date | undefined {
+  if (lastParsed?.text === s) return new Date(lastParsed.ms);
+  const date = parseShape(s);
+  if (date !== undefined) lastParsed = { text: s, ms: date.getTime() };
+  return date;
+}
+
+function parseShape(s: string): Date | undefined {
   const m = SHAPE.exec(s);
   if (m === null) return undefined;
   const year = Number(m[1]);
@@ -37,9 +47,16 @@ export function isTime(s: unknown): s is Time {
   return typeof s === 'string' && tryParseTime(s) !== undefined;
 }
 
+/** The last second formatTime wrote: every message of that second asks for it again. */
+let lastFormatted: { readonly second: number; readonly text: Time } | undefined;
+
 export function formatTime(date: Date): Time {
+  const second = Math.floor(date.getTime() / 1000);
+  if (lastFormatted?.second === second) return lastFormatted.text;
   const iso = date.toISOString(); // throws RangeError for an invalid Date
   // Years outside 0000-9999 come out as `+010000-…`, which the strict shape cannot carry.
   if (iso.length !== 24) throw new RangeError(`year out of range for a MailerQ time: ${iso}`);
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  lastFormatted = { second, text };
+  return text;
 }

@@ -17,6 +17,19 @@ export function isIp(s: string): boolean {
  * otherwise unchanged; use {@link isIp} first when it must be validated.
  */
 export function normalizeIp(s: string): string {
+  let known = normalized.get(s);
+  if (known === undefined) {
+    // a busy process asks about the same few addresses for every message; the IPv6 path builds a SocketAddress
+    if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+    normalized.set(s, (known = normalize(s)));
+  }
+  return known;
+}
+
+const normalized = new Map<string, string>();
+const NORMALIZED_MAX = 4096;
+
+function normalize(s: string): string {
   const text = s.trim();
   const family = isIP(text);
   if (family !== 6) return text;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 
 /** AMQP header on every copy delivery republishes itself (retries, parked messages, bounces). */
@@ -55,5 +55,6 @@ export type CopyPurpose = 'retry' | 'park' | 'dsn' | 'failure';
  * recognised as one attempt and sent at most once.
  */
 export function copyId(identity: Identity, purpose: CopyPurpose): string {
-  return createHash('sha256').update(`${identity.key}\0${purpose}`).digest('base64url').slice(0, 32);
+  // the one-shot hash: no Hash object per call (two of these per message)
+  return hash('sha256', `${identity.key}\0${purpose}`, 'base64url').slice(0, 32);
 }
