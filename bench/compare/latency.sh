@@ -5,7 +5,8 @@
 # Prints p50/p99 (ms) from the end of DATA to the 250, and from the 250 to the message's arrival at
 # the sink (enqueue -> delivered).
 #
-#   bash bench/compare/latency.sh                   # RATE=600 (about half the e2e saturating rate here)
+#   bash bench/compare/latency.sh                   # RATE=600 by default; bench/compare.sh passes half of the
+#                                                   # end-to-end rate it measured in the same run
 #   RATE=300 DURATION=20 bash bench/compare/latency.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
