@@ -82,7 +82,7 @@ interface ClaimCommands {
  * redelivery into the same process is recognised even without Redis.
  *
  * Hot path: one round trip to take a claim, one to record the outcome; the takes and records asked
- * for in one event-loop turn share one script call (a command costs the client and Redis more than
+ * for in one event-loop iteration share one script call (a command costs the client and Redis more than
  * a key), and the "concluded" marks that follow are written in batches of their own.
  */
 export class Claims {
@@ -100,7 +100,7 @@ export class Claims {
   readonly #owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly #renewTimer: NodeJS.Timeout;
   #flushTimer: NodeJS.Timeout | undefined;
-  /** Takes and records of this turn, sent together once it ends. */
+  /** Takes and records of this loop iteration, sent together after its poll phase. */
   #batch: PendingOp[] = [];
   #sequence = 0;
   #takeovers = 0;
@@ -245,9 +245,10 @@ export class Claims {
   #batched(key: string, op: PendingOp['op'], value: string): Promise<number | string | undefined> {
     if (this.#redis === undefined) return Promise.resolve(undefined);
     return new Promise((done) => {
-      // the flush runs once the turn's promise chains have settled: a record and the take that
-      // the pool asked for beside it (the connection's next message) go out together
-      if (this.#batch.length === 0) process.nextTick(() => void this.#sendBatch());
+      // the flush runs after the poll phase (setImmediate, not nextTick, which runs after every single
+      // callback): the record and next take of every connection whose reply was read in this loop
+      // iteration go out together (delivery20: 10,679 → 1,951 script calls for 10,000 messages)
+      if (this.#batch.length === 0) setImmediate(() => void this.#sendBatch());
       this.#batch.push({ key, op, value, done });
     });
   }

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { ResultEntry } from '@mtaq/envelope';
 import { startRedis } from '../../../../test/helpers/redis.js';
 import { freePort } from '../../../../test/helpers/ports.js';
-import { Claims, copyId, COPY_HEADER, identify, type Identity } from '../../src/claims/index.js';
+import { Claims, copyId, COPY_HEADER, identify, type ClaimAnswer, type Identity } from '../../src/claims/index.js';
 import type { ChildProcess } from 'node:child_process';
 
 const ENTRY: ResultEntry = { state: 'message', result: 'accepted', time: '2024-05-01 10:00:00', code: 250 };
@@ -110,6 +110,32 @@ describe('claims against a real Redis', () => {
     assert.deepEqual(sent, ['evalsha'], 'one script call for the five operations');
     const stored = await redis.get(first.claim.key);
     assert.ok(stored?.startsWith('O|'), String(stored));
+  });
+
+  test('takes asked for by separate callbacks of one event-loop iteration (replies of several connections) share a script call', async () => {
+    const prefix = `claims-test:iteration:${Math.random()}:`;
+    const c = claims({ prefix });
+    await c.take(identify(amqp('{"warm":2}'))); // loads the script
+    const monitor = await redis.monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => String(arg).startsWith(prefix))) sent.push(String(args[0]).toLowerCase());
+    });
+    // two timers due together run as two callbacks of one timers phase, like two upstream replies
+    // read in one poll phase: Node empties the nextTick queue between them
+    const answers = await new Promise<ClaimAnswer[]>((resolve) => {
+      const got: Promise<ClaimAnswer>[] = [];
+      const ask = (i: number) => () => {
+        got.push(c.take(identify(amqp(`{"iteration":${i}}`))));
+        if (got.length === 2) void Promise.all(got).then(resolve);
+      };
+      setTimeout(ask(1), 1);
+      setTimeout(ask(2), 1);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    assert.deepEqual(answers.map((a) => a.kind), ['owned', 'owned']);
+    assert.deepEqual(sent, ['evalsha'], 'one script call for both takes');
   });
 
   test('a redelivery waits for a live claim of another process, then takes the outcome', async () => {
