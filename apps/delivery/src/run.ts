@@ -142,8 +142,8 @@ export async function startDelivery(config: Config, logger: Logger, options: { m
     logger,
   });
   await cluster.settle();
+  await prefetch.start(); // the consumers start at the floor and grow while their window is full
   await consumer.start();
-  prefetch.start();
   await deadLetters?.start();
   logger.info({ queue: config['rabbitmq-outbox'], method: config['delivery-method'] }, 'delivering');
   return {

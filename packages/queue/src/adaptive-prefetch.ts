@@ -29,6 +29,11 @@ export interface AdaptivePrefetchOptions {
  * shrinks to twice what is being worked on, by at least half, not below `min`; while (almost) the
  * whole window is in use and at most a quarter of it waits, it doubles (not above `max`): the work
  * outgrew it.
+ *
+ * It starts at `min` and grows from there (slow start) rather than opening the whole window at once:
+ * a consumer that starts on a long queue would otherwise take `max` messages before the first tick
+ * could see them wait (1,000 messages of 1 MB are a gigabyte), and the window it settles at for a
+ * few busy destinations is near `min` anyway.
  */
 export class AdaptivePrefetch {
   readonly #targets: readonly PrefetchTarget[];
@@ -42,12 +47,18 @@ export class AdaptivePrefetch {
     this.#log = (options.logger ?? silentLogger).child({ component: 'prefetch' });
   }
 
-  /** No-op when there is no range to move in (0 = unlimited, or min ≥ max). */
-  start(): void {
-    const { max, min } = this.#options;
-    if (max === 0 || Math.max(1, min) >= max || this.#timer) return;
+  /**
+   * Sets every target to the floor (slow start; before the consumers start, nothing else changes)
+   * and adjusts them every interval from then on. No-op when there is no range to move in
+   * (0 = unlimited, or min ≥ max).
+   */
+  async start(): Promise<void> {
+    const { max } = this.#options;
+    const min = Math.max(1, this.#options.min);
+    if (max === 0 || min >= max || this.#timer) return;
     this.#timer = setInterval(() => void this.tick(), this.#options.intervalMs ?? 1000);
     this.#timer.unref();
+    for (const target of this.#targets) if (target.prefetch > min) await target.setPrefetch(min);
   }
 
   stop(): void {

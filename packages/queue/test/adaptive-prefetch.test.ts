@@ -83,6 +83,35 @@ describe('rabbitmq-minqos: the prefetch follows how many prefetched messages wai
     await consumer.close();
   });
 
+  test('slow start: a consumer started on a long queue takes only min messages, then the window doubles while it is full', async () => {
+    const long = name('slow-start');
+    const ch = await admin.createChannel();
+    await ch.assertQueue(long, { durable: false });
+    for (let i = 0; i < 200; i++) ch.sendToQueue(long, Buffer.from(String(i)));
+    await until(() => false, 200); // let the broker take them
+    const held: Array<() => void> = [];
+    const consumer = new Consumer(broker, { queue: long, prefetch: 64 }, () => new Promise((resolve) => held.push(() => resolve('ack'))));
+    const governor = new AdaptivePrefetch([consumer], { max: 64, min: 10, waiting: () => 0, intervalMs: 60_000 });
+    try {
+      await governor.start();
+      await consumer.start();
+      await until(() => consumer.inFlight >= 10, 1000);
+      await sleep(200);
+      assert.equal(consumer.inFlight, 10, 'the broker sent only the floor, not rabbitmq-qos');
+      await governor.tick();
+      assert.equal(consumer.prefetch, 20);
+      await until(() => consumer.inFlight === 20);
+      assert.equal(consumer.inFlight, 20, 'then the raised window');
+    } finally {
+      governor.stop();
+      await consumer.cancel();
+      for (const release of held.splice(0)) release();
+      await consumer.close();
+      await ch.deleteQueue(long).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+  });
+
   test('min 0 (unlimited to the broker) is treated as 1; max 0 or min ≥ max: no governing', async () => {
     let prefetch = 8;
     const target = { inFlight: 8, get prefetch() { return prefetch; }, setPrefetch: async (n: number) => void (prefetch = n) };
@@ -92,7 +121,7 @@ describe('rabbitmq-minqos: the prefetch follows how many prefetched messages wai
     for (const options of [{ max: 0, min: 0 }, { max: 8, min: 8 }]) {
       prefetch = 8;
       const fixed = new AdaptivePrefetch([target], { ...options, waiting: () => 100, intervalMs: 5 });
-      fixed.start();
+      await fixed.start();
       await sleep(50);
       fixed.stop();
       assert.equal(prefetch, 8, `max ${options.max}, min ${options.min}: left as configured`);
