@@ -56,9 +56,9 @@ export class AdaptivePrefetch {
     const { max } = this.#options;
     const min = Math.max(1, this.#options.min);
     if (max === 0 || min >= max || this.#timer) return;
+    for (const target of this.#targets) if (target.prefetch > min) await target.setPrefetch(min);
     this.#timer = setInterval(() => void this.tick(), this.#options.intervalMs ?? 1000);
     this.#timer.unref();
-    for (const target of this.#targets) if (target.prefetch > min) await target.setPrefetch(min);
   }
 
   stop(): void {

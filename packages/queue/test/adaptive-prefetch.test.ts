@@ -85,10 +85,10 @@ describe('rabbitmq-minqos: the prefetch follows how many prefetched messages wai
 
   test('slow start: a consumer started on a long queue takes only min messages, then the window doubles while it is full', async () => {
     const long = name('slow-start');
-    const ch = await admin.createChannel();
+    const ch = await admin.createConfirmChannel();
     await ch.assertQueue(long, { durable: false });
     for (let i = 0; i < 200; i++) ch.sendToQueue(long, Buffer.from(String(i)));
-    await until(() => false, 200); // let the broker take them
+    await ch.waitForConfirms();
     const held: Array<() => void> = [];
     const consumer = new Consumer(broker, { queue: long, prefetch: 64 }, () => new Promise((resolve) => held.push(() => resolve('ack'))));
     const governor = new AdaptivePrefetch([consumer], { max: 64, min: 10, waiting: () => 0, intervalMs: 60_000 });

@@ -123,15 +123,13 @@ describe('claims against a real Redis', () => {
     });
     // two timers due together run as two callbacks of one timers phase, like two upstream replies
     // read in one poll phase: Node empties the nextTick queue between them
-    const answers = await new Promise<ClaimAnswer[]>((resolve) => {
-      const got: Promise<ClaimAnswer>[] = [];
-      const ask = (i: number) => () => {
-        got.push(c.take(identify(amqp(`{"iteration":${i}}`))));
-        if (got.length === 2) void Promise.all(got).then(resolve);
-      };
-      setTimeout(ask(1), 1);
-      setTimeout(ask(2), 1);
+    const asked: Promise<ClaimAnswer>[] = [];
+    const ask = (i: number): number => asked.push(c.take(identify(amqp(`{"iteration":${i}}`))));
+    await new Promise<void>((resolve) => {
+      setTimeout(() => ask(1), 1);
+      setTimeout(() => resolve(void ask(2)), 1);
     });
+    const answers = await Promise.all(asked);
     await new Promise((r) => setTimeout(r, 50));
     monitor.disconnect();
     assert.deepEqual(answers.map((a) => a.kind), ['owned', 'owned']);
