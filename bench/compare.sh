@@ -99,6 +99,8 @@ ingress_round() { # side sessions count [smtp-source args]
   [ "$got" -ge "$n" ] || echo "  !! $side: only $got/$n messages in $Q" >&2
   echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024)) $(( (c1 - c0) * 10000 / n ))"
 }
+# the PID of the process listening on a local TCP port (RabbitMQ 5672, Redis 6379), or 0
+listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
 # user + system CPU of a process (and its threads) in clock ticks (1/100 s)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
@@ -130,30 +132,34 @@ delivery_round() { # side connections count [preload args]
     QUEUE=$Q SINK_PORT=$SINK_PORT CONNECTIONS=$connections node ${NODE_FLAGS:-} ${PROFILE:+--cpu-prof --cpu-prof-dir "$WORK/prof-harness"} "$WORK/delivery-harness.mjs" >"$WORK/delivery-harness.log" 2>&1 &
   fi
   local pid=$!; PIDS+=("$pid")
-  local out
-  if [ "$side" = mtaq ]; then out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --queue "$Q-results" --pid "$pid")
-  else out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --pid "$pid"); fi
+  local out others
+  others="--others $(listener_pid 5672),$(listener_pid 6379)"
+  if [ "$side" = mtaq ]; then out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --queue "$Q-results" --pid "$pid" $others)
+  else out=$(node bench/compare/watch.mjs --sink "$SINK_OUT" --n "$n" --pid "$pid" $others); fi
   echo "  $side $connections: $out" >&2
   stop "$pid"; stop "$SINK_PID"
-  local secs=${out%% *} rss=${out##* } cpu
+  local secs=${out%% *} rss=${out##* } cpu services
   cpu=$(echo "$out" | awk '{ print $3 }')
-  echo "$side $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }') $((rss / 1024)) $(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", (n > 0) ? 1e6 * c / n : 0 }')"
+  services=$(echo "$out" | awk -v n="$n" '{ split($4, c, ","); printf "%.0f %.0f", 1e6 * c[1] / n, 1e6 * c[2] / n }')
+  echo "$side $(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }') $((rss / 1024)) $(awk -v n="$n" -v c="$cpu" 'BEGIN { printf "%.0f", (n > 0) ? 1e6 * c / n : 0 }') $services"
 }
 
 delivery_row() { # label target connections count [preload args]
   local label=$1 target=$2 connections=$3 n=$4; shift 4
-  local m="" h="" mr=0 hr=0 mc="" hc="" out
+  local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mk="" hk="" out
   for r in $(seq 1 "$ROUNDS"); do
     local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
     for side in $order; do
       out=$(delivery_round "$side" "$connections" "$n" "$@")
-      local rate rss cpu
-      read -r _ rate rss cpu <<<"$out"
-      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; hc+=" $cpu"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+      local rate rss cpu broker redis
+      read -r _ rate rss cpu broker redis <<<"$out"
+      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; mb+=" $broker"; mk+=" $redis"; [ "$rss" -gt "$mr" ] && mr=$rss
+      else h+=" $rate"; hc+=" $cpu"; hb+=" $broker"; hk+=" $redis"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
     done
   done
-  # CPU µs per message (median): what the machine's other load does not distort
-  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg"
+  # CPU µs per message (median): what the machine's other load does not distort; and what each
+  # side's work cost RabbitMQ and Redis, which share the two cores with it
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg; RabbitMQ $(echo "$mb" | median) / $(echo "$hb" | median), Redis $(echo "$mk" | median) / $(echo "$hk" | median) µs/msg"
 }
 
 # ------------------------------------------------------------------ memory

@@ -1,17 +1,19 @@
-// Waits for one benchmark round to finish and prints "<seconds> <count> <CPU s> <peak RSS kB>":
-//   node bench/compare/watch.mjs --sink FILE --n N [--queue Q] [--pid PID]
+// Waits for one benchmark round to finish and prints "<seconds> <count> <CPU s> <others' CPU s> <peak RSS kB>":
+//   node bench/compare/watch.mjs --sink FILE --n N [--queue Q] [--pid PID] [--others PID,PID]
 // The clock starts at the first message the sink counts (so process start-up is left out on both
 // sides) and stops when the sink has counted N messages, or, with --queue, when Q holds N messages
 // (mtaq's results queue: every outcome published and confirmed, a stricter end than the sink's).
 // CPU s: user + system time the measured process (--pid) spent between the first and the last
 // look, which other load on the machine does not inflate the way it inflates wall time.
+// Others' CPU s: the same for --others (RabbitMQ's beam.smp, redis-server), comma-separated in their
+// order: what the side's work cost the services it shares the two cores with.
 // Polls over one AMQP connection every 20 ms instead of starting a process per look.
 import { closeSync, openSync, readSync, fstatSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
 
 const { values } = parseArgs({
-  options: { sink: { type: 'string' }, n: { type: 'string' }, queue: { type: 'string' }, pid: { type: 'string' }, timeout: { type: 'string', default: '300' } },
+  options: { sink: { type: 'string' }, n: { type: 'string' }, queue: { type: 'string' }, pid: { type: 'string' }, others: { type: 'string', default: '' }, timeout: { type: 'string', default: '300' } },
 });
 const n = Number(values.n);
 
@@ -43,11 +45,11 @@ function peakRss() {
   }
 }
 
-/** User + system CPU seconds of the measured process so far (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds() {
-  if (!values.pid) return 0;
+/** User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15); the measured one by default. */
+function cpuSeconds(pid = values.pid) {
+  if (!pid) return 0;
   try {
-    const stat = readFileSync(`/proc/${values.pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
   } catch {
@@ -60,6 +62,8 @@ const channel = connection ? await connection.createChannel() : undefined;
 const deadline = Date.now() + Number(values.timeout) * 1000;
 let first;
 let cpuAtFirst = 0;
+const others = values.others.split(',').filter(Boolean);
+let othersAtFirst = [];
 let rss = 0;
 let count = 0;
 for (;;) {
@@ -68,15 +72,17 @@ for (;;) {
   if (first === undefined && sunk > 0) {
     first = now;
     cpuAtFirst = cpuSeconds();
+    othersAtFirst = others.map((pid) => cpuSeconds(pid));
   }
   count = channel ? (await channel.checkQueue(values.queue)).messageCount : sunk;
   rss = Math.max(rss, peakRss());
   if (count >= n && first !== undefined) {
-    console.log(`${((performance.now() - first) / 1000).toFixed(3)} ${count} ${(cpuSeconds() - cpuAtFirst).toFixed(2)} ${rss}`);
+    const othersCpu = others.map((pid, i) => (cpuSeconds(pid) - othersAtFirst[i]).toFixed(2)).join(',') || '-';
+    console.log(`${((performance.now() - first) / 1000).toFixed(3)} ${count} ${(cpuSeconds() - cpuAtFirst).toFixed(2)} ${othersCpu} ${rss}`);
     break;
   }
   if (Date.now() > deadline) {
-    console.log(`timeout ${count} 0 ${rss}`);
+    console.log(`timeout ${count} 0 - ${rss}`);
     process.exitCode = 1;
     break;
   }
