@@ -196,7 +196,7 @@ for (const [dialect, database] of [['SQLite', sqlite], ['PostgreSQL', postgresql
       await dns?.stop();
       await store?.close();
       await db?.drop();
-      await broker.deleteQueues(outbox, ...Object.values(q), `${outbox}.park.pause.30`, `${outbox}.delay.600`, `${outbox}.delay.3600`);
+      await broker.deleteQueues(outbox, `${outbox}.node.7`, ...Object.values(q), `${outbox}.park.pause.30`, `${outbox}.delay.600`, `${outbox}.delay.3600`);
       await broker.channel.deleteExchange(exchange).catch(() => undefined);
       await broker.close();
       await redis?.stop();

@@ -46,8 +46,16 @@ export class TestBroker {
     return (await this.channel.checkQueue(queue)).messageCount;
   }
 
+  /**
+   * Deletes the queues, and for each the node queue (`<outbox>.node.1`) a delivery with the
+   * default server-id declares beside the outbox it consumes (§9); a test with another
+   * server-id names its node queue itself. Deleting a queue that does not exist is no error.
+   */
   async deleteQueues(...queues: string[]): Promise<void> {
-    for (const q of queues) await this.channel.deleteQueue(q).catch(() => undefined);
+    for (const q of queues) {
+      await this.channel.deleteQueue(q).catch(() => undefined);
+      if (!/\.node\.\d+$/.test(q)) await this.channel.deleteQueue(`${q}.node.1`).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
