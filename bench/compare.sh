@@ -91,13 +91,14 @@ ingress_round() { # side sessions count [smtp-source args]
   fi
   local pid=$!; PIDS+=("$pid")
   wait_port "$SMTP_PORT"; sleep 0.3
-  local t0 t1 c0 c1; t0=$(now); c0=$(cpu_ticks "$pid")
+  local t0 t1 c0 c1 b0 b1 broker; broker=$(listener_pid 5672)
+  t0=$(now); c0=$(cpu_ticks "$pid"); b0=$(cpu_ticks "$broker")
   "$SOURCE" -s "$sessions" -m "$n" -l "${SIZE:-1000}" -f bench@example.com -t rcpt@example.org -M bench.example "$@" "127.0.0.1:$SMTP_PORT" >/dev/null
-  t1=$(now); c1=$(cpu_ticks "$pid")
+  t1=$(now); c1=$(cpu_ticks "$pid"); b1=$(cpu_ticks "$broker")
   local got rss; got=$(count "$Q"); rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
   stop "$pid"
   [ "$got" -ge "$n" ] || echo "  !! $side: only $got/$n messages in $Q" >&2
-  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024)) $(( (c1 - c0) * 10000 / n ))"
+  echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024)) $(( (c1 - c0) * 10000 / n )) $(( (b1 - b0) * 10000 / n ))"
 }
 # the PID of the process listening on a local TCP port (RabbitMQ 5672, Redis 6379), or 0
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
@@ -106,17 +107,18 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/de
 
 ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
-  local m="" h="" mr=0 hr=0 mc="" hc="" out
+  local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" out
   for r in $(seq 1 "$ROUNDS"); do
     local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
     for side in $order; do
       out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
-      local rate rss cpu
-      read -r _ rate rss cpu <<<"$out"
-      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; [ "$rss" -gt "$mr" ] && mr=$rss; else h+=" $rate"; hc+=" $cpu"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+      local rate rss cpu broker
+      read -r _ rate rss cpu broker <<<"$out"
+      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; mb+=" $broker"; [ "$rss" -gt "$mr" ] && mr=$rss
+      else h+=" $rate"; hc+=" $cpu"; hb+=" $broker"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
     done
   done
-  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg"
+  row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg; RabbitMQ $(echo "$mb" | median) / $(echo "$hb" | median) µs/msg"
 }
 
 # ------------------------------------------------------------------ delivery
