@@ -6,7 +6,7 @@ import { decodeMessage, encodeMessage, formatTime, parseOutgoing, tryParseTime, 
 import { UnroutableError } from '@mtaq/errors';
 import type { Budgets } from '@mtaq/limits';
 import type { Logger } from '@mtaq/log';
-import { queueArguments, type DeliveryContext, type Disposition, type Publisher, type QueueDeclarer } from '@mtaq/queue';
+import { Linger, queueArguments, type DeliveryContext, type Disposition, type Publisher, type QueueDeclarer } from '@mtaq/queue';
 import { CHECK_HEADER, COPY_HEADER, copyId, identify, type Claim, type Claims, type Identity } from './claims/index.js';
 import {
   conclude,
@@ -85,6 +85,12 @@ const CHECK_PARK_SECONDS = 5;
 export const MAX_HANDLER_FAILURES = 5;
 /** How long a conclusion that the broker refuses is retried before it takes the failure path. */
 const CONCLUDE_RETRY_MS = 20_000;
+/**
+ * A conclusion's publishes wait up to this long (ms) for others to go with them, or until this many
+ * gather: at one connection RabbitMQ otherwise syncs every persistent result on its own (Linger).
+ */
+const CONCLUDE_LINGER_MS = 5;
+const CONCLUDE_LINGER_MAX = 32;
 
 /** Our AMQP delivery was lost while we worked: whoever holds the redelivery concludes. */
 class Orphaned extends Error {}
@@ -134,6 +140,8 @@ export class Delivery {
   readonly #instance: string;
   /** Flood pattern pauses and reduced capacities per (source IP, domain), this process's own. */
   readonly #floods = new FloodGuard();
+  /** Gathers the conclusions' publishes of a few milliseconds into one group for the broker. */
+  readonly #linger = new Linger(CONCLUDE_LINGER_MS, CONCLUDE_LINGER_MAX);
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
@@ -473,6 +481,7 @@ export class Delivery {
    */
   async #conclude(message: OutgoingMessage, entry: ResultEntry, identity: Identity, context: DeliveryContext, log: Logger, retryAfter?: number): Promise<void> {
     const conclusion = withRetryAfter(conclude(message, entry, this.#config, `dsn-${copyId(identity, 'dsn')}`), entry, retryAfter);
+    await this.#linger.wait();
     const work: Array<Promise<unknown>> = conclusion.results.map((p) => this.#publishResult(p, message, context, log));
     if (conclusion.bounce) work.push(this.#publishResult(conclusion.bounce, conclusion.bounce.document as OutgoingMessage, context, log, copyId(identity, 'dsn')));
     if (conclusion.retry) {

@@ -1,5 +1,6 @@
 export { Broker, BrokerLoginError, redactUrl, type BrokerOptions } from './broker.js';
 export { Publisher, type PublisherOptions, type PublishOptions } from './publisher.js';
+export { Linger } from './linger.js';
 export { AdaptivePrefetch, type AdaptivePrefetchOptions, type PrefetchTarget } from './adaptive-prefetch.js';
 export { Consumer, type ConsumerOptions, type DeliveryContext, type Disposition, type MessageHandler } from './consumer.js';
 export {
