@@ -13,13 +13,13 @@ export class Linger {
   #waiting: Array<() => void> = [];
   #timer: NodeJS.Timeout | undefined;
 
+  /** `ms` > 0 and `max` ≥ 1 (delivery's constants). */
   constructor(ms: number, max: number) {
     this.#ms = ms;
-    this.#max = Math.max(1, max);
+    this.#max = max;
   }
 
   wait(): Promise<void> {
-    if (this.#ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
       if (this.#waiting.length >= this.#max) this.#release();

@@ -13,12 +13,15 @@ describe('Linger: conclusions gathered into groups for the broker', () => {
     const started = performance.now();
     const first = watch(linger, 2, started);
     await new Promise((r) => setTimeout(r, 30));
-    const later = watch(linger, 1, started);
-    const times = await Promise.all([...first, ...later]);
-    for (const t of times) assert.ok(t >= 75, `released after ${t.toFixed(1)} ms, before the 80 ms window`);
-    // one group: the caller that came 30 ms later is released with the first two, not 80 ms after itself
-    assert.ok(Math.max(...times) - Math.min(...times) < 20, `one release, not several: ${times.map((t) => t.toFixed(1)).join(', ')}`);
-    assert.ok(Math.max(...times) < 105, `the late caller waited for its own window: ${times.map((t) => t.toFixed(1)).join(', ')}`);
+    let lateReleased = false;
+    const late = linger.wait().then(() => (lateReleased = true));
+    const times = await Promise.all(first);
+    for (const t of times) assert.ok(t >= 79, `released after ${t.toFixed(1)} ms, before the 80 ms window`);
+    // one group: the caller that came 30 ms later is released in the same turn as the first two,
+    // not after a window of its own
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lateReleased, true, 'the later caller went with the first group');
+    await late;
   });
 
   test('the max-th caller releases its group at once; the next caller starts a new window', async () => {
@@ -32,15 +35,5 @@ describe('Linger: conclusions gathered into groups for the broker', () => {
     assert.equal(released, false, 'a caller after a full group waits for a window of its own');
     await Promise.all([...watch(linger, 2, started), next]); // fills the second group
     assert.equal(released, true);
-  });
-
-  test('a window of 0 ms does not hold anyone', async () => {
-    const linger = new Linger(0, 32);
-    let released = false;
-    const waiting = linger.wait().then(() => (released = true));
-    await Promise.resolve();
-    await Promise.resolve();
-    assert.equal(released, true);
-    await waiting;
   });
 });
