@@ -40,6 +40,25 @@ class LineEndingCheck {
 }
 
 /**
+ * The stream the application reads: smtp-server keeps the size facts (`byteLength`,
+ * `sizeExceeded`) on its own stream, so they are read from there. Getters on the class, not
+ * properties defined on each instance, which would turn every stream into a slow dictionary object.
+ */
+class CheckedDataStream extends PassThrough {
+  readonly #raw: SMTPServerDataStream;
+  constructor(raw: SMTPServerDataStream) {
+    super();
+    this.#raw = raw;
+  }
+  get byteLength(): number {
+    return this.#raw.byteLength;
+  }
+  get sizeExceeded(): boolean {
+    return this.#raw.sizeExceeded;
+  }
+}
+
+/**
  * Puts a check between smtp-server's message stream and the application's onData: bytes are
  * passed on as they come (back-pressure kept), but the end of the message is passed on only if it
  * had no bare LF or CR. A message that had one is answered `554 5.6.11` for the application,
@@ -48,12 +67,7 @@ class LineEndingCheck {
  */
 export function refuseBareLineEndings(raw: SMTPServerDataStream, callback: DataCallback, deliver: (stream: SMTPServerDataStream, done: DataCallback) => void): void {
   const check = new LineEndingCheck();
-  const forApp = new PassThrough() as SMTPServerDataStream;
-  // smtp-server keeps the size facts on its own stream; the application reads them on ours
-  Object.defineProperties(forApp, {
-    byteLength: { get: () => raw.byteLength, set: () => undefined, configurable: true },
-    sizeExceeded: { get: () => raw.sizeExceeded, set: () => undefined, configurable: true },
-  });
+  const forApp = new CheckedDataStream(raw) as unknown as SMTPServerDataStream;
   let ended = false;
   let answered = false;
   let verdict: Parameters<DataCallback> | undefined;
