@@ -15,6 +15,6 @@ export { extractMqHeaders, type MqExtraction, type MqHeaderProperties } from './
 export { envelopeFromMime, recipientsFromMime } from './mime-envelope.js';
 export { firstAddress, isValidAddress, isValidMailbox, parseAddressList } from './address.js';
 export { createMessageIdGenerator } from './message-id.js';
-export { receivedHeader, receivedProtocol, type ReceivedInfo, type ReceivedProtocol } from './received.js';
+export { receivedHeader, receivedProtocol, rfc5322Date, type ReceivedInfo, type ReceivedProtocol } from './received.js';
 export { dropHeaderFields, headerBlock, readHeaderFields, type HeaderField } from './header-block.js';
 export { decodeHeaderValue } from './header-words.js';

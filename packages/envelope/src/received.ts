@@ -60,9 +60,18 @@ function addressLiteral(ip: string): string {
   return isIP(plain) === 6 ? `[IPv6:${plain}]` : `[${printable(plain)}]`;
 }
 
+/** The last second formatted: every message of that second carries the same text. */
+let lastSecond = NaN;
+let lastText = '';
+
 /** `Thu, 21 Nov 2026 21:05:00 +0000`; always UTC, like every other time we write. */
-function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, '+0000');
+export function rfc5322Date(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastText = date.toUTCString().replace(/GMT$/, '+0000');
+    lastSecond = second;
+  }
+  return lastText;
 }
 
 /** A folded `Received:` line ending in CRLF, one clause per line. */

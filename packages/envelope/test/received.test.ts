@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { receivedHeader, receivedProtocol } from '../src/index.js';
+import { receivedHeader, receivedProtocol, rfc5322Date } from '../src/index.js';
 
 const date = new Date(Date.UTC(2026, 10, 21, 21, 5, 0));
 
@@ -57,4 +57,14 @@ test('receivedProtocol', () => {
   assert.equal(receivedProtocol({ esmtp: true }), 'ESMTP');
   assert.equal(receivedProtocol({ esmtp: true, tls: true, auth: true }), 'ESMTPSA');
   assert.equal(receivedProtocol({ esmtp: true, tls: true, utf8: true }), 'UTF8SMTPS');
+});
+
+test('rfc5322Date: UTC with +0000; dates in the same second share the text, any other second gets its own', () => {
+  const at = (ms: number): string => rfc5322Date(new Date(Date.UTC(2026, 10, 21, 21, 5, 0) + ms));
+  assert.equal(at(100), 'Sat, 21 Nov 2026 21:05:00 +0000');
+  assert.equal(at(999), 'Sat, 21 Nov 2026 21:05:00 +0000');
+  assert.equal(at(1000), 'Sat, 21 Nov 2026 21:05:01 +0000');
+  assert.equal(at(0), 'Sat, 21 Nov 2026 21:05:00 +0000');
+  assert.equal(at(-1), 'Sat, 21 Nov 2026 21:04:59 +0000');
+  assert.equal(at(86_400_000), 'Sun, 22 Nov 2026 21:05:00 +0000');
 });

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Config } from '@mtaq/config';
-import { headerBlock, tryParseTime, type MessageProperties, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
+import { headerBlock, rfc5322Date, tryParseTime, type MessageProperties, type OutgoingMessage, type ResultEntry } from '@mtaq/envelope';
 import { synthesiseStatus } from './attempt.js';
 import { resolveQueue } from './targets.js';
 
@@ -260,9 +260,4 @@ function chooseBoundary(messageId: string, now: Date, parts: readonly string[]):
 function messageIdHeader(id: string, hostname: string): string {
   const bare = id.replace(/^<|>$/g, '');
   return bare.includes('@') ? `<${bare}>` : `<${bare}@${hostname}>`;
-}
-
-/** RFC 5322 date in UTC, e.g. `Tue, 21 Nov 2023 21:05:00 +0000`. */
-export function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, '+0000');
 }

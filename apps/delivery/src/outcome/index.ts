@@ -31,7 +31,7 @@ export {
   type DelayQueue,
 } from './delay-queues.js';
 export { resultDocument, retryDocument, retryCopy, extract, type ResultDocumentOptions } from './result-document.js';
-export { buildDsn, wantsDsn, notifyEvents, rfc5322Date, type DsnEvent, type DsnOptions } from './dsn.js';
+export { buildDsn, wantsDsn, notifyEvents, type DsnEvent, type DsnOptions } from './dsn.js';
 export { conclude, type Conclusion, type Publication } from './conclusion.js';
 export { loopingQueue, consumedByDelivery } from './loops.js';
 export { unusableAddress } from './input.js';
