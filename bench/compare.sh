@@ -119,6 +119,12 @@ ingress_row() { # label target sessions [smtp-source args]
     done
   done
   row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg; RabbitMQ $(echo "$mb" | median) / $(echo "$hb" | median) µs/msg"
+  INGRESS_RSS="$mr $hr"
+}
+# issue 13's memory target for ingress: peak RSS of the 150-session row (1 KB messages) ≤ 150 MB
+ingress_rss_row() {
+  local mr hr; read -r mr hr <<<"$INGRESS_RSS"
+  TABLE+=("$(printf '| ingress peak RSS, 150 sessions of 1 KB | %s MB | %s MB | - | ≤ 150 MB | %s | MB, not /s |' "$mr" "$hr" "$([ "$mr" -le 150 ] && echo pass || echo FAIL)")")
 }
 
 # ------------------------------------------------------------------ delivery
@@ -244,6 +250,7 @@ for what in $ROWS; do
   case $what in
     ingress)
       ingress_row "ingress, 150 sessions, new connection per message" 1.0 150
+      ingress_rss_row
       ingress_row "ingress, 10 sessions, new connection per message" 1.0 10
       ingress_row "ingress, 100 sessions reused (smtp-source -d)" 1.0 100 -d
       ;;
@@ -251,7 +258,7 @@ for what in $ROWS; do
       delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT"
       delivery_row "delivery, 1 connection" 0.9 1 "$((COUNT / 4))"
       ;;
-    ingress150) ingress_row "ingress, 150 sessions, new connection per message" 1.0 150 ;;
+    ingress150) ingress_row "ingress, 150 sessions, new connection per message" 1.0 150; ingress_rss_row ;;
     ingress10) ingress_row "ingress, 10 sessions, new connection per message" 1.0 10 ;;
     ingress-reused) ingress_row "ingress, 100 sessions reused (smtp-source -d)" 1.0 100 -d ;;
     delivery20) delivery_row "delivery, 20 connections, 100 msgs/connection" 1.0 20 "$COUNT" ;;
