@@ -107,17 +107,18 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/de
 
 ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
-  local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" out
+  local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mrs="" hrs="" out
   for r in $(seq 1 "$ROUNDS"); do
     local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
     for side in $order; do
       out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
       local rate rss cpu broker
       read -r _ rate rss cpu broker <<<"$out"
-      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; mb+=" $broker"; [ "$rss" -gt "$mr" ] && mr=$rss
-      else h+=" $rate"; hc+=" $cpu"; hb+=" $broker"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
+      if [ "$side" = mtaq ]; then m+=" $rate"; mc+=" $cpu"; mb+=" $broker"; mrs+=" $rss"; [ "$rss" -gt "$mr" ] && mr=$rss
+      else h+=" $rate"; hc+=" $cpu"; hb+=" $broker"; hrs+=" $rss"; [ "$rss" -gt "$hr" ] && hr=$rss; fi
     done
   done
+  printf '     peak RSS per round (MB): mtaq [%s], harness [%s]\n' "${mrs# }" "${hrs# }" >&2
   row "$label" "$m" "$h" "$target" "RSS ${mr} / ${hr} MB; CPU $(echo "$mc" | median) / $(echo "$hc" | median) µs/msg; RabbitMQ $(echo "$mb" | median) / $(echo "$hb" | median) µs/msg"
   INGRESS_RSS="$mr $hr"
 }
