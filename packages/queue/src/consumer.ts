@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { silentLogger, type Logger } from '@mtaq/log';
+import { Acks } from './acks.js';
 import type { Broker } from './broker.js';
 
 export interface ConsumerOptions {
@@ -36,6 +37,7 @@ export type MessageHandler = (message: ConsumeMessage, context: DeliveryContext)
 
 interface Subscription {
   readonly channel: Channel;
+  readonly acks: Acks;
   readonly tag: string;
   readonly closed: AbortController;
 }
@@ -135,13 +137,19 @@ export class Consumer {
     await this.close();
   }
 
-  /** Closes the channel now; unacked messages go back to the queue. */
+  /** Closes the channel now (after the acks already decided); unacked messages go back to the queue. */
   async close(): Promise<void> {
     this.#stopped = true;
     this.#broker.off('connected', this.#onConnected);
     const subscription = this.#subscription;
     this.#subscription = undefined;
-    if (subscription) await subscription.channel.close().catch(() => undefined);
+    if (!subscription) return;
+    try {
+      subscription.acks.flush();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'could not settle messages, broker will redeliver');
+    }
+    await subscription.channel.close().catch(() => undefined);
   }
 
   async #subscribe(connection: ChannelModel): Promise<void> {
@@ -154,17 +162,20 @@ export class Consumer {
       await channel.prefetch(this.#options.prefetch);
       if (this.#prefetch !== this.#options.prefetch) await channel.prefetch(this.#prefetch, true); // setPrefetch, kept across reconnects
       const context: DeliveryContext = { live: () => !closed.signal.aborted, signal: closed.signal };
+      const acks = new Acks(channel, (err) => this.#log.warn({ err: err.message }, 'could not settle messages, broker will redeliver'));
       const { consumerTag } = await channel.consume(this.#options.queue, (m) => {
-        if (m) void this.#dispatch(channel, m, context);
+        if (!m) return;
+        acks.received(m);
+        void this.#dispatch(acks, m, context);
       });
-      this.#subscription = { channel, tag: consumerTag, closed };
+      this.#subscription = { channel, acks, tag: consumerTag, closed };
       this.#log.info({ prefetch: this.#prefetch }, 'consuming');
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'could not consume');
     }
   }
 
-  async #dispatch(channel: Channel, message: ConsumeMessage, context: DeliveryContext): Promise<void> {
+  async #dispatch(acks: Acks, message: ConsumeMessage, context: DeliveryContext): Promise<void> {
     this.#inFlight++;
     try {
       let disposition: Disposition;
@@ -178,8 +189,8 @@ export class Consumer {
       // a message from a channel that died meanwhile is redelivered by the broker anyway
       if (!context.live()) return;
       try {
-        if (disposition === 'ack') channel.ack(message);
-        else channel.nack(message, false, disposition === 'requeue');
+        if (disposition === 'ack') acks.ack(message);
+        else acks.nack(message, disposition === 'requeue');
       } catch (err) {
         this.#log.warn({ err: (err as Error).message }, 'could not settle message, broker will redeliver');
       }
