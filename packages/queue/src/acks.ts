@@ -8,20 +8,19 @@ import type { Channel, Message } from 'amqplib';
  * RabbitMQ handles one multiple-ack for a run in much less time than an ack per message, and it
  * shares the machine's cores with us.
  *
- * A nack or reject always goes out at once: it is settled on the broker when a later multiple-ack
- * covers its tag, which the broker then ignores. `flush()` sends what is waiting; call it before
+ * A nack or reject always goes out at once. `flush()` sends what is waiting; call it before
  * closing the channel, or the acks waiting for the turn are lost with it and the broker
  * redelivers those messages.
  */
 export class Acks {
   readonly #channel: Channel;
-  /** Delivery tags received and not yet settled through this object, in delivery order. */
-  readonly #open: number[] = [];
-  #head = 0;
+  /**
+   * Tags delivered and not settled on the broker, ascending (delivery order; a Set keeps insertion
+   * order). The broker delivers no more than the prefetch beyond these, so this stays that small.
+   */
+  readonly #unsettled = new Set<number>();
   /** Deliveries acked locally whose ack has not gone out, by tag. */
   readonly #acked = new Map<number, Message>();
-  /** Tags settled on the broker already (nacked, or acked alone) that are still in `#open`. */
-  readonly #sent = new Set<number>();
   readonly #onError: (err: Error) => void;
   #scheduled = false;
   readonly #flush = (): void => {
@@ -39,9 +38,14 @@ export class Acks {
     this.#onError = onError;
   }
 
+  /** Deliveries received and not settled on the broker (at most the prefetch, plus this turn's acks). */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
   /** Every delivery of the channel passes here first, in the order the broker sent them. */
   received(message: Message): void {
-    this.#open.push(message.fields.deliveryTag);
+    this.#unsettled.add(message.fields.deliveryTag);
   }
 
   /** Acks `message` at the end of this event-loop turn. */
@@ -56,38 +60,30 @@ export class Acks {
   /** Nacks (requeue) or rejects (drop) `message` now. Throws as amqplib does on a closed channel. */
   nack(message: Message, requeue: boolean): void {
     this.#channel.nack(message, false, requeue);
-    this.#sent.add(message.fields.deliveryTag);
+    this.#unsettled.delete(message.fields.deliveryTag);
   }
 
   /** Sends every ack that is waiting. Throws as amqplib does when the channel is closed. */
   flush(): void {
     if (this.#acked.size === 0) return;
-    const open = this.#open;
+    // the oldest unsettled deliveries, as long as each was acked: with `multiple`, the ack of the
+    // last of them settles exactly these on the broker (every older tag is settled already)
     let last: Message | undefined;
-    let acks = 0;
-    while (this.#head < open.length) {
-      const tag = open[this.#head] as number;
+    let run = 0;
+    for (const tag of this.#unsettled) {
       const acked = this.#acked.get(tag);
-      if (acked) {
-        this.#acked.delete(tag);
-        last = acked;
-        acks++;
-      } else if (!this.#sent.delete(tag)) break;
-      this.#head++;
+      if (acked === undefined) break;
+      this.#acked.delete(tag);
+      this.#unsettled.delete(tag);
+      last = acked;
+      run++;
     }
-    if (this.#head > 1024 && this.#head * 2 > open.length) {
-      open.splice(0, this.#head);
-      this.#head = 0;
-    }
-    // one ack for the run: with `multiple` it also covers the run's nacked tags, which the broker ignores
-    if (last) this.#channel.ack(last, acks > 1);
-    if (this.#acked.size === 0) return;
+    if (last) this.#channel.ack(last, run > 1);
     // behind a delivery still being worked on: each on its own, now
     for (const [tag, message] of this.#acked) {
       this.#channel.ack(message);
-      this.#sent.add(tag);
+      this.#unsettled.delete(tag);
     }
     this.#acked.clear();
   }
 }
-

@@ -90,12 +90,14 @@ describe('acks of a consumer channel, against the real RabbitMQ', () => {
       { tag: second.fields.deliveryTag, multiple: false },
       { tag: fourth.fields.deliveryTag, multiple: false },
     ]);
+    assert.equal(acks.unsettled, 2, 'what is settled on the broker is not tracked any more, however long the first takes');
     acks.ack(first);
     await nextTurn();
     assert.deepEqual(frames.at(-1), { tag: first.fields.deliveryTag, multiple: false }, 'a multiple ack here would take the third, still in flight');
     acks.ack(third);
     acks.flush();
     assert.deepEqual(frames.at(-1), { tag: third.fields.deliveryTag, multiple: false });
+    assert.equal(acks.unsettled, 0);
     await channel.close();
     assert.equal(await left(admin, q), 0);
   });
