@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '@mtaq/log';
 import { BrokerLoginError, QueueMismatchError } from '@mtaq/queue';
 import { describeBrokerError } from './broker-errors.js';
 import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { acquireLock, LockError, type Lock } from './lock-file.js';
 import { dropPrivileges, type WrittenPath } from './privileges.js';
 import { stopOnSignal } from './lifecycle.js';
@@ -34,6 +35,7 @@ async function serve(
     return EX_CONFIG;
   }
   const logger = createLogger({ level: config['log-level'], name });
+  limitHeapGrowth();
   // which files were read is the first thing to check when a setting seems to have no effect;
   // ingress workers (smtp-threads) load the same files, so only the primary says it
   if (cluster.isPrimary) logger.info({ files: loaded.files }, 'configuration loaded');
