@@ -25,14 +25,10 @@ export class Acks {
   #scheduled = false;
   readonly #flush = (): void => {
     this.#scheduled = false;
-    try {
-      this.flush();
-    } catch (err) {
-      this.#onError(err as Error);
-    }
+    this.flush();
   };
 
-  /** `onError`: a turn's acks could not be sent (the channel closed; the broker redelivers them). */
+  /** `onError`: waiting acks could not be sent (the channel closed; the broker redelivers them). */
   constructor(channel: Channel, onError: (err: Error) => void) {
     this.#channel = channel;
     this.#onError = onError;
@@ -63,9 +59,18 @@ export class Acks {
     this.#unsettled.delete(message.fields.deliveryTag);
   }
 
-  /** Sends every ack that is waiting. Throws as amqplib does when the channel is closed. */
+  /** Sends every ack that is waiting; a channel that is closed goes to `onError`, not thrown. */
   flush(): void {
     if (this.#acked.size === 0) return;
+    try {
+      this.#send();
+    } catch (err) {
+      this.#acked.clear(); // the channel is gone: the broker redelivers them, nothing is left to send
+      this.#onError(err as Error);
+    }
+  }
+
+  #send(): void {
     // the oldest unsettled deliveries, as long as each was acked: with `multiple`, the ack of the
     // last of them settles exactly these on the broker (every older tag is settled already)
     let last: Message | undefined;

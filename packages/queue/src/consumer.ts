@@ -144,11 +144,7 @@ export class Consumer {
     const subscription = this.#subscription;
     this.#subscription = undefined;
     if (!subscription) return;
-    try {
-      subscription.acks.flush();
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'could not settle messages, broker will redeliver');
-    }
+    subscription.acks.flush();
     await subscription.channel.close().catch(() => undefined);
   }
 

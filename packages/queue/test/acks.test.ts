@@ -14,15 +14,27 @@ interface AckFrame {
   readonly multiple: boolean;
 }
 
-/**
- * A real channel consuming `count` fresh messages of its own queue; `frames` records every
- * basic.ack amqplib sends (the channel's own method, wrapped).
- */
-async function consuming(admin: ChannelModel, queue: string, count: number): Promise<{ channel: Channel; messages: ConsumeMessage[]; frames: AckFrame[]; acks: Acks }> {
+/** A fresh non-durable queue holding `count` messages. */
+async function fill(admin: ChannelModel, queue: string, count: number): Promise<void> {
   const setup = await admin.createChannel();
   await setup.assertQueue(queue, { durable: false });
   for (let i = 0; i < count; i++) setup.sendToQueue(queue, Buffer.from(String(i)));
   await setup.close();
+}
+
+interface Consuming {
+  readonly channel: Channel;
+  readonly messages: ConsumeMessage[];
+  /** Every basic.ack amqplib sent (the channel's own method, wrapped). */
+  readonly frames: AckFrame[];
+  readonly acks: Acks;
+  /** What `acks` reported instead of throwing. */
+  readonly errors: Error[];
+}
+
+/** A real channel that has received all `count` messages of its own fresh queue. */
+async function consuming(admin: ChannelModel, queue: string, count: number): Promise<Consuming> {
+  await fill(admin, queue, count);
   const channel = await admin.createChannel();
   const frames: AckFrame[] = [];
   const ack = channel.ack.bind(channel);
@@ -42,7 +54,7 @@ async function consuming(admin: ChannelModel, queue: string, count: number): Pro
       if (messages.length === count) resolve();
     });
   });
-  return { channel, messages, frames, acks };
+  return { channel, messages, frames, acks, errors };
 }
 
 /** Messages still on `queue` once every consumer is gone (what the broker would redeliver). */
@@ -117,23 +129,23 @@ describe('acks of a consumer channel, against the real RabbitMQ', () => {
     assert.equal(await left(admin, q), 1, 'the requeued one is back on the queue, the two acked are gone');
   });
 
-  test('the turn\'s acks on a channel that closed meanwhile are reported, not thrown', async () => {
+  test('acks waiting on a channel that closed meanwhile are reported, not thrown, by the turn and by flush()', async () => {
     const q = name('acks-closed');
     queues.push(q);
-    const setup = await admin.createChannel();
-    await setup.assertQueue(q, { durable: false });
-    setup.sendToQueue(q, Buffer.from('x'));
-    await setup.close();
-    const channel = await admin.createChannel();
-    const errors: Error[] = [];
-    const acks = new Acks(channel, (err) => errors.push(err));
-    const message = await new Promise<ConsumeMessage>((resolve) => void channel.consume(q, (m) => m && resolve(m)));
-    acks.received(message);
-    acks.ack(message);
+    const { channel, messages, frames, acks, errors } = await consuming(admin, q, 2);
+    const [first, second] = messages as [ConsumeMessage, ConsumeMessage];
+    acks.ack(first);
     await channel.close();
     await nextTurn();
     assert.equal(errors.length, 1);
-    assert.equal(await left(admin, q), 1, 'the broker has it back');
+    acks.ack(second);
+    acks.flush();
+    assert.equal(errors.length, 2);
+    assert.deepEqual(frames, [
+      { tag: first.fields.deliveryTag, multiple: false },
+      { tag: second.fields.deliveryTag, multiple: false },
+    ], 'the first is tried once, not again with the second');
+    assert.equal(await left(admin, q), 2, 'the broker has both back');
   });
 
   test('a consumer stopping as its last handler acks still sends that ack before closing the channel', async () => {
@@ -141,10 +153,7 @@ describe('acks of a consumer channel, against the real RabbitMQ', () => {
     queues.push(q);
     const broker = new Broker({ urls: [URL], reconnectDelay: 0.1 });
     await broker.start();
-    const setup = await admin.createChannel();
-    await setup.assertQueue(q, { durable: false });
-    for (let i = 0; i < 3; i++) setup.sendToQueue(q, Buffer.from(String(i)));
-    await setup.close();
+    await fill(admin, q, 3);
     let handled = 0;
     let release: () => void = () => undefined;
     const last = new Promise<void>((resolve) => (release = resolve));
