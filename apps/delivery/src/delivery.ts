@@ -480,7 +480,7 @@ export class Delivery {
    * through, or the message stays unacked and its redelivery replays the recorded outcome.
    */
   async #conclude(message: OutgoingMessage, entry: ResultEntry, identity: Identity, context: DeliveryContext, log: Logger, retryAfter?: number): Promise<void> {
-    const conclusion = withRetryAfter(conclude(message, entry, this.#config, `dsn-${copyId(identity, 'dsn')}`), entry, retryAfter);
+    const conclusion = withRetryAfter(conclude(message, entry, this.#config, () => `dsn-${copyId(identity, 'dsn')}`), entry, retryAfter);
     await this.#linger.wait();
     const work: Array<Promise<unknown>> = conclusion.results.map((p) => this.#publishResult(p, message, context, log));
     if (conclusion.bounce) work.push(this.#publishResult(conclusion.bounce, conclusion.bounce.document as OutgoingMessage, context, log, copyId(identity, 'dsn')));

@@ -5,6 +5,8 @@ import libmime from 'libmime';
  * written, because a header we cannot decode must never cost the message.
  */
 export function decodeHeaderValue(value: string): string {
+  // no encoded word: nothing to decode (libmime's three regex passes would return it unchanged)
+  if (!value.includes('=?')) return value;
   try {
     return libmime.decodeWords(value);
   } catch {

@@ -50,8 +50,11 @@ const KINDS: Record<'success' | 'failure' | 'retry', readonly QueueKind[]> = {
   retry: ['retry'],
 };
 
-/** What to publish for `entry`; `bounceId` becomes the bounce's Message-ID (deterministic per attempt). */
-export function conclude(message: OutgoingMessage, entry: ResultEntry, config: ConclusionConfig, bounceId: string): Conclusion {
+/**
+ * What to publish for `entry`; `bounceId` becomes the bounce's Message-ID (deterministic per
+ * attempt). A function is called only when there is a bounce (the id is a hash: most attempts need none).
+ */
+export function conclude(message: OutgoingMessage, entry: ResultEntry, config: ConclusionConfig, bounceId: string | (() => string)): Conclusion {
   const at = tryParseTime(entry.time) ?? new Date();
   const decision = decide(message, entry, at, config);
   const event: DsnEvent = decision.kind === 'retry' ? 'delay' : decision.kind;
@@ -61,7 +64,7 @@ export function conclude(message: OutgoingMessage, entry: ResultEntry, config: C
   const retry = decision.kind === 'retry' ? { document: retryDocument(message, entry, decision.nextAttempt), delaySeconds: decision.delaySeconds } : undefined;
   const dsnQueue = resolveQueue(message, 'dsn', config);
   const bounceDocument =
-    dsnQueue !== undefined && !noBounce(entry) ? buildDsn(message, entry, event, config, { now: at, messageId: bounceId }) : undefined;
+    dsnQueue !== undefined && !noBounce(entry) ? buildDsn(message, entry, event, config, { now: at, messageId: typeof bounceId === 'string' ? bounceId : bounceId() }) : undefined;
   return {
     decision,
     event,

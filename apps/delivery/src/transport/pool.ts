@@ -142,6 +142,8 @@ export class UpstreamPool {
    * consumer channel, the process stopping), and EventTarget's add and remove walk every listener.
    */
   readonly #watched = new Map<AbortSignal, { readonly leave: Set<() => void>; readonly listener: () => void }>();
+  /** Per connection, the result entry's facts that stay the same for all its transactions. */
+  readonly #sessions = new WeakMap<UpstreamConnection, Partial<AttemptOutcome>>();
   #open = 0;
   #closed = false;
 
@@ -435,16 +437,15 @@ export class UpstreamPool {
   }
 
   #connectionFacts(connection: UpstreamConnection): Partial<AttemptOutcome> {
-    const mta = greetingName(connection.greeting);
-    const cipher = connection.cipher;
-    return {
-      ...(mta ? { mta } : {}),
-      from: connection.target.source,
-      to: connection.target.address,
-      messages: connection.messages,
-      sent: { connection: connection.bytesWritten, data: connection.dataBytes },
-      ...(cipher ? { cipher } : {}),
-    };
+    // the greeting's name and the cipher are the session's: read once, not for every message
+    let session = this.#sessions.get(connection);
+    if (session === undefined) {
+      const mta = greetingName(connection.greeting);
+      const cipher = connection.cipher;
+      session = { ...(mta ? { mta } : {}), from: connection.target.source, to: connection.target.address, ...(cipher ? { cipher } : {}) };
+      this.#sessions.set(connection, session);
+    }
+    return { ...session, messages: connection.messages, sent: { connection: connection.bytesWritten, data: connection.dataBytes } };
   }
 
   /**

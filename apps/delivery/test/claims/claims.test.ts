@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { Redis } from 'ioredis';
@@ -53,6 +54,15 @@ describe('claims against a real Redis', () => {
     assert.notEqual(copy, copyId(a, 'park'));
     const stamped = identify(amqp('{"anything":1}', { copy }));
     assert.deepEqual([stamped.key, stamped.stamped, stamped.mustCheck], [`c:${copy}`, true, true]);
+  });
+
+  test('identity: the key is the same hash across versions (message-id property, NUL, body), so claims outlive an upgrade', () => {
+    const body = '{"recipient":"a@x.test","mime":"Subject: é\\r\\n\\r\\nhi"}';
+    const expected = (messageId: string): string => `h:${createHash('sha256').update(messageId).update('\0').update(Buffer.from(body)).digest('base64url').slice(0, 32)}`;
+    assert.equal(identify(amqp(body)).key, expected(''));
+    const withId = amqp(body);
+    withId.properties.messageId = 'ü-1@x.test';
+    assert.equal(identify(withId).key, expected('ü-1@x.test'));
   });
 
   test('a redelivery after the outcome was recorded concludes from it; after the conclusion it only acks', async () => {
