@@ -76,8 +76,21 @@ export interface HeaderField {
 /** Headers larger than this are not mail; a string message is encoded only this far to read them. */
 const MAX_HEADER_BYTES = 256 * 1024;
 
+/** A string message's header block (up to its empty line) as bytes: the body is never encoded. */
 function headerBytes(mime: Buffer | string): Buffer {
-  return typeof mime === 'string' ? Buffer.from(mime.length > MAX_HEADER_BYTES ? mime.slice(0, MAX_HEADER_BYTES) : mime) : mime;
+  if (typeof mime !== 'string') return mime;
+  const end = Math.min(headerEnd(mime), MAX_HEADER_BYTES);
+  return Buffer.from(end < mime.length ? mime.slice(0, end) : mime);
+}
+
+/** Where the first empty line (CRLF or bare LF) of `mime` starts; its length when there is none. */
+function headerEnd(mime: string): number {
+  if (mime.startsWith('\n') || mime.startsWith('\r\n')) return 0;
+  // CRLF mail first; the bare-LF search then only looks in front of it, not through the whole body
+  const crlf = mime.indexOf('\n\r\n');
+  const end = crlf === -1 ? mime.length : crlf + 1;
+  const lf = (end < mime.length ? mime.slice(0, end) : mime).indexOf('\n\n');
+  return lf === -1 ? end : lf + 1;
 }
 
 /** Every field of the header block, in order; the body is never looked at. */

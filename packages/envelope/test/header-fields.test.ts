@@ -25,3 +25,15 @@ test('decodeHeaderValue decodes encoded words and returns anything else exactly 
   assert.equal(decodeHeaderValue('odd __\x00JOIN\x00__ marker'), 'odd __\x00JOIN\x00__ marker');
   assert.equal(decodeHeaderValue('=?bogus'), '=?bogus');
 });
+
+test('a string message is read up to its first empty line, whichever line ending it uses', () => {
+  const body = `\r\nNot-A-Header: body\r\n${'x'.repeat(300 * 1024)}`;
+  assert.deepEqual(readHeaderFields(`A: 1\r\nB: 2\r\n${body}`), [{ name: 'a', value: '1' }, { name: 'b', value: '2' }]);
+  assert.deepEqual(readHeaderFields('A: 1\nB: 2\n\nC: body\r\n\r\nD: body'), [{ name: 'a', value: '1' }, { name: 'b', value: '2' }]);
+  assert.deepEqual(readHeaderFields('A: 1\r\n\nC: body\n\nD: body'), [{ name: 'a', value: '1' }]);
+  assert.deepEqual(readHeaderFields('\r\nC: body'), []);
+  assert.deepEqual(readHeaderFields('\nC: body'), []);
+  assert.deepEqual(readHeaderFields('A: 1\r\n folded\r\nB: 2'), [{ name: 'a', value: '1 folded' }, { name: 'b', value: '2' }]);
+  assert.equal(headerBlock(`Subject: x\r\n${body}`), 'Subject: x\r\n');
+  assert.equal(headerBlock('Subject: x\n\nbody'), 'Subject: x\n');
+});

@@ -41,14 +41,28 @@ export function resultDocument(
   options: ResultDocumentOptions = {},
 ): ResultMessage {
   const added: readonly ResultEntry[] = Array.isArray(entries) ? entries : [entries as ResultEntry];
-  const { mime, ...rest } = message;
-  const document: ResultMessage = {
-    ...(message.keepmime === true ? message : rest),
-    results: [...previousResults(message), ...added],
-  };
+  const mime = message.mime;
+  const document = copyWithout(message, message.keepmime === true ? undefined : 'mime') as ResultMessage;
+  document.results = [...previousResults(message), ...added];
   const source = options.mime ?? (typeof mime === 'string' ? mime : undefined);
   document.extracted = extract(message, source);
   return document;
+}
+
+/**
+ * A shallow copy of `object`'s own properties in their order, without `omit`. A loop is half the
+ * cost of `{ omit, ...rest }` here, which runs for every attempt (delivery CPU profile, issue 13).
+ */
+function copyWithout(object: object, omit: string | undefined): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) {
+    if (key === omit) continue;
+    const value = (object as Record<string, unknown>)[key];
+    // a JSON `__proto__` key is an ordinary property: assigning it would set the prototype instead
+    if (key === '__proto__') Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+    else copy[key] = value;
+  }
+  return copy;
 }
 
 /**

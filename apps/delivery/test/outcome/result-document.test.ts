@@ -56,3 +56,18 @@ test('retry document: legacy delayed replaced by nextattempt, other nextattempt 
   assert.equal(copy.mime, MIME, 'keepmime keeps mime on the retry copy too');
   assert.deepEqual(copy.nextattempt, { time: formatTime(at(600)) });
 });
+
+test('the result document keeps every other property in its order, `results` and `extracted` in place, and never touches a prototype', () => {
+  const consumed = JSON.parse(
+    '{"x-first":1,"results":[{"state":"connect","result":"error","time":"2024-01-01 00:00:00"}],"mime":"Subject: s\\r\\n\\r\\nb","__proto__":{"polluted":true},"recipient":"info@example.org","extracted":"old","last":[2]}',
+  ) as Parameters<typeof resultDocument>[0];
+  const doc = resultDocument(consumed, entry);
+  assert.deepEqual(Object.keys(doc), ['x-first', 'results', '__proto__', 'recipient', 'extracted', 'last']);
+  assert.equal(Object.getPrototypeOf(doc), Object.prototype);
+  assert.equal((doc as Record<string, unknown>)['polluted'], undefined);
+  assert.deepEqual(JSON.parse(JSON.stringify(doc))['__proto__'], { polluted: true }, 'the property travels as it came');
+  assert.equal(doc.results?.length, 2);
+  assert.equal(doc.extracted?.subject, 's');
+  assert.equal('mime' in doc, false);
+  assert.equal(consumed.mime, 'Subject: s\r\n\r\nb', 'the consumed message is not changed');
+});
