@@ -44,7 +44,7 @@ export class AccessPolicy {
   }
 
   /** At connect: the block-list, and outsiders who could neither log in nor mail a local address (C10). */
-  async connect(ip: string): Promise<Reply | undefined> {
+  connect(ip: string): Reply | undefined {
     if (this.#config['smtp-protection'] && this.#config['smtp-blocklist'].contains(ip)) {
       return replies.blocklisted(ip);
     }
@@ -54,14 +54,14 @@ export class AccessPolicy {
     return undefined;
   }
 
-  async mailFrom(address: string): Promise<Reply | undefined> {
+  mailFrom(address: string): Reply | undefined {
     if (!this.#senderAllow.isEmpty && !this.#senderAllow.matches(address)) {
       return replies.senderNotAllowed(address);
     }
     return undefined;
   }
 
-  async rcptTo(address: string, client: Client): Promise<Reply | undefined> {
+  rcptTo(address: string, client: Client): Reply | undefined {
     if (this.#recipientDeny.matches(address)) return replies.recipientRefused(address);
     if (client.user || this.isTrusted(client.remoteAddress) || this.isLocal(address)) return undefined;
     if (this.#authConfigured) return replies.authenticationRequired;

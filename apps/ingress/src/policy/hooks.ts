@@ -3,20 +3,28 @@ import { isValidMailbox } from '@mtaq/envelope';
 import type { Logger } from '@mtaq/log';
 import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
 import type { TransactionGate } from '../message/transactions.js';
+import { after, type MaybePromise } from '../smtp/callbacks.js';
 import { replies, type Reply } from '../smtp/replies.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AuthDecision, Authenticator } from './authenticator.js';
 import { ConnectionLimits } from './connection-limits.js';
 
+/** The access checks the hooks run; each may answer at once or after asking something remote. */
+export interface AccessChecks {
+  connect(ip: string): MaybePromise<Reply | undefined>;
+  mailFrom(address: string): MaybePromise<Reply | undefined>;
+  rcptTo(address: string, client: Parameters<AccessPolicy['rcptTo']>[1]): MaybePromise<Reply | undefined>;
+}
+
 /**
  * The policy checks of one SMTP session, one per stage, in the order reference §8 gives them.
- * Each answers with a promise of a refusal from the reply catalogue (or undefined to go on);
- * smtp-server's callbacks await them (smtp/callbacks.ts), so a check that has to ask Redis or DNS
- * is one more `await` here.
+ * Each answers with a refusal from the reply catalogue (or undefined to go on), at once when no
+ * check needs I/O (the configured lists are in memory: no promise, no microtask per command), or
+ * as a promise when one has to ask Redis or DNS; smtp-server's callbacks take both (smtp/callbacks.ts).
  */
 export class PolicyHooks {
   readonly #config: Config;
-  readonly #access: AccessPolicy;
+  readonly #access: AccessChecks;
   readonly #auth: Authenticator;
   readonly #limits: ConnectionLimits;
   readonly #log: Logger;
@@ -27,7 +35,7 @@ export class PolicyHooks {
   /** Sessions whose client left, so one still being checked is not counted in afterwards. */
   readonly #gone = new WeakSet<SMTPServerSession>();
 
-  constructor(deps: { config: Config; access: AccessPolicy; authenticator: Authenticator; logger: Logger; transactions?: TransactionGate }) {
+  constructor(deps: { config: Config; access: AccessChecks; authenticator: Authenticator; logger: Logger; transactions?: TransactionGate }) {
     this.#transactions = deps.transactions;
     this.#config = deps.config;
     this.#access = deps.access;
@@ -37,17 +45,19 @@ export class PolicyHooks {
   }
 
   /** Reference §8.1 steps 3–4: block-list and relay policy, then the per-client connection caps. */
-  async connect(session: SMTPServerSession): Promise<Reply | undefined> {
+  connect(session: SMTPServerSession): MaybePromise<Reply | undefined> {
     const ip = session.remoteAddress;
-    let refusal = await this.#access.connect(ip);
-    if (!refusal && this.#gone.has(session)) return undefined;
-    refusal ??= this.#limits.enter(ip);
-    if (refusal) {
-      this.#log.info({ sid: session.id, remote: ip, reason: refusal.text }, 'connection refused');
-      return refusal;
-    }
-    this.#admitted.set(session, ip);
-    return undefined;
+    return after(this.#access.connect(ip), (blocked) => {
+      // a client that left while a slow check ran is not counted in
+      if (!blocked && this.#gone.has(session)) return undefined;
+      const refusal = blocked ?? this.#limits.enter(ip);
+      if (refusal) {
+        this.#log.info({ sid: session.id, remote: ip, reason: refusal.text }, 'connection refused');
+        return refusal;
+      }
+      this.#admitted.set(session, ip);
+      return undefined;
+    });
   }
 
   /** The session ended: its place under the connection limits is free again. */
@@ -69,19 +79,22 @@ export class PolicyHooks {
    * Reference §8.3: `smtp-validate-address`, then `smtp-sender-allow`; then whether the broker can
    * take mail (451 4.3.0) and `smtp-max-inflight` has room for the declared size (452 4.3.1).
    */
-  async mailFrom(address: string, session: SMTPServerSession, declaredSize?: number): Promise<Reply | undefined> {
+  mailFrom(address: string, session: SMTPServerSession, declaredSize?: number): MaybePromise<Reply | undefined> {
     this.#transactions?.end(session);
-    return (
-      this.#checkAddress(address, 'sender', true) ?? (await this.#access.mailFrom(address)) ?? this.#transactions?.begin(session, declaredSize)
-    );
+    const invalid = this.#checkAddress(address, 'sender', true);
+    if (invalid) return invalid;
+    return after(this.#access.mailFrom(address), (refusal) => refusal ?? this.#transactions?.begin(session, declaredSize));
   }
 
   /** Reference §8.3: `smtp-validate-address`, `smtp-recipient-deny`, then the relay rule. */
-  async rcptTo(address: string, session: SMTPServerSession): Promise<Reply | undefined> {
-    const refusal =
-      this.#checkAddress(address, 'recipient', false) ?? (await this.#access.rcptTo(address, session)) ?? this.#transactions?.recipient(session);
-    if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.text }, 'recipient refused');
-    return refusal;
+  rcptTo(address: string, session: SMTPServerSession): MaybePromise<Reply | undefined> {
+    const refused = (refusal: Reply | undefined): Reply | undefined => {
+      if (refusal) this.#log.info({ sid: session.id, remote: session.remoteAddress, rcpt: address, reason: refusal.text }, 'recipient refused');
+      return refusal;
+    };
+    const invalid = this.#checkAddress(address, 'recipient', false);
+    if (invalid) return refused(invalid);
+    return after(this.#access.rcptTo(address, session), (refusal) => refused(refusal ?? this.#transactions?.recipient(session)));
   }
 
   /** `smtp-validate-address` (reference §8.3); the null sender `<>` is always allowed. */

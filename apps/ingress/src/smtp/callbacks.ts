@@ -31,12 +31,33 @@ export function smtpError(err: unknown): SmtpCallbackError {
  * reads no further command of that session until the callback is called.
  */
 
-/** onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. */
-export function answer(check: Promise<Reply | undefined>, callback: Callback): void {
-  check.then(
-    (refusal) => callback(refusal ? callbackError(refusal) : null),
-    (err: unknown) => callback(smtpError(err)),
-  );
+/** A check's answer: at once, or once it has asked something remote. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** `f` applied to `value` now, or once it resolves: checks that need no I/O answer without a microtask. */
+export function after<T, U>(value: MaybePromise<T>, f: (resolved: T) => MaybePromise<U>): MaybePromise<U> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+/**
+ * onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. A check that answers at once
+ * is answered at once (smtp-server takes a synchronous callback); given as a function, a check
+ * that throws is answered with its reply like one that rejects.
+ */
+export function answer(check: MaybePromise<Reply | undefined> | (() => MaybePromise<Reply | undefined>), callback: Callback): void {
+  let outcome: MaybePromise<Reply | undefined>;
+  try {
+    outcome = typeof check === 'function' ? check() : check;
+  } catch (err) {
+    callback(smtpError(err));
+    return;
+  }
+  if (outcome instanceof Promise) {
+    outcome.then(
+      (refusal) => callback(refusal ? callbackError(refusal) : null),
+      (err: unknown) => callback(smtpError(err)),
+    );
+  } else callback(outcome ? callbackError(outcome) : null);
 }
 
 /** onAuth: the user who logged in, or the refusal. */

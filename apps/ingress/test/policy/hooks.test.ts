@@ -97,3 +97,24 @@ test('smtp-server awaits a slow policy check; a thrown typed error is its reply,
   assert.equal(broken.code, 451);
   assert.equal(broken.text, replyText(replies.localError));
 });
+
+test('checks that need no I/O answer at once: no promise, the callback called before answer() returns', () => {
+  const access = { connect: () => undefined, mailFrom: () => undefined, rcptTo: (address: string) => (address.startsWith('no') ? replies.recipientRefused(address) : undefined) };
+  const config = { 'smtp-connections-per-ip': 1, 'smtp-connection-rate-per-ip': 0, 'smtp-validate-address': 'strict' } as unknown as Config;
+  const policy = new PolicyHooks({ config, access: access as unknown as AccessPolicy, authenticator: {} as Authenticator, logger: quiet });
+  const s = session('s1', '192.0.2.9');
+  assert.equal(policy.connect(s), undefined);
+  assert.equal(policy.mailFrom('a@example.com', s), undefined);
+  assert.deepEqual(policy.rcptTo('no@example.org', s), replies.recipientRefused('no@example.org'));
+  assert.deepEqual(policy.rcptTo('not an address', s), replies.invalidMailbox('recipient', 'not an address'));
+  assert.deepEqual(policy.connect(session('s2', '192.0.2.9')), replies.tooManyConcurrentConnections('192.0.2.9'), 'the limit still counts');
+
+  const answers: Array<string | null> = [];
+  const record = (err?: Error | null): void => void answers.push(err ? err.message : null);
+  answer(() => policy.rcptTo('ok@example.org', s), record);
+  answer(() => policy.rcptTo('no@example.org', s), record);
+  answer(() => {
+    throw new Error('a bug in a check');
+  }, record);
+  assert.deepEqual(answers, [null, replyText(replies.recipientRefused('no@example.org')), replyText(replies.localError)], 'all three answered synchronously');
+});
