@@ -96,6 +96,27 @@ describe('ingress → inbox', () => {
     assert.equal(idOf(reply.lines[2]!), byRcpt['sales@example.com']);
   });
 
+  test('thousands of pipelined commands in one write are each answered, in order, and the session goes on (checks answer synchronously)', async () => {
+    const smtp = await SmtpTalk.connect(port);
+    assert.equal((await smtp.read()).code, 220);
+    await smtp.command('EHLO client.example');
+    const count = 3000;
+    smtp.write(`MAIL FROM:<a@example.com>\r\n${Array.from({ length: count }, (_, i) => `RCPT TO:<r${i}@example.org>\r\n`).join('')}RSET\r\n`);
+    assert.equal((await smtp.read()).code, 250, 'MAIL');
+    const codes = new Map<number, number>();
+    for (let i = 0; i < count; i++) {
+      const { code } = await smtp.read();
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    assert.deepEqual([...codes.keys()].filter((code) => code !== 250 && code !== 452), [], 'accepted, or too many recipients');
+    assert.ok((codes.get(250) ?? 0) > 0);
+    assert.equal((await smtp.read()).code, 250, 'RSET');
+    const reply = await smtp.send('a@example.com', ['after@example.com'], 'Subject: after\r\n\r\nbody\r\n');
+    await smtp.quit();
+    assert.equal(reply.code, 250);
+    assert.equal((await broker.takeJson(inbox, 1))[0]!['recipient'], 'after@example.com');
+  });
+
   test('C14 connection, received, hostname, Received header; field by field', async () => {
     const smtp = await SmtpTalk.connect(port, '127.0.0.1', { localAddress: '127.0.0.1' });
     const greeting = await smtp.read();
