@@ -7,9 +7,8 @@ import { declaredSize, TransactionGate } from './message/transactions.js';
 import type { AccessPolicy } from './policy/access-policy.js';
 import type { Authenticator } from './policy/authenticator.js';
 import { PolicyHooks } from './policy/hooks.js';
-import { answer, answerAuth, answerData, smtpError, type MaybePromise } from './smtp/callbacks.js';
+import { answer, answerAuth, answerData } from './smtp/callbacks.js';
 import type { IngressMetrics } from './metrics.js';
-import type { Reply } from './smtp/replies.js';
 import { listenOn, type Listener } from './smtp/listen.js';
 import { serverOptions, tlsOptions, type TlsFiles } from './smtp/options.js';
 import { MtaqSMTPServer } from './smtp/server.js';
@@ -109,37 +108,15 @@ export class Ingress {
     const policy = this.#policy;
     const metrics = this.#metrics;
     // every refusal, whatever the stage, counted by its reply code
-    const count = <T>(refusal: (value: T) => Reply | undefined) => (value: T): T => {
-      const reply = refusal(value);
-      if (reply) metrics?.refused(reply.code);
-      return value;
-    };
-    const countFailure = (err: unknown): never => {
-      metrics?.refused(smtpError(err).responseCode);
-      throw err;
-    };
-    const counted = <T>(outcome: Promise<T>, refusal: (value: T) => Reply | undefined): Promise<T> =>
-      metrics ? outcome.then(count(refusal), countFailure) : outcome;
-    /** The same for the checks that may answer at once: counted without a microtask, a throw counted too. */
-    const countedNow = (check: () => MaybePromise<Reply | undefined>) => (): MaybePromise<Reply | undefined> => {
-      if (!metrics) return check();
-      let outcome: MaybePromise<Reply | undefined>;
-      try {
-        outcome = check();
-      } catch (err) {
-        return countFailure(err);
-      }
-      return outcome instanceof Promise ? counted(outcome, refusalOf) : count(refusalOf)(outcome);
-    };
-    const refusalOf = (reply: Reply | undefined): Reply | undefined => reply;
+    const refused = metrics ? (code: number): void => metrics.refused(code) : undefined;
     return new MtaqSMTPServer({
       ...serverOptions(this.#config, { secure, tls, auth: { configured: this.#auth.configured, mechanisms: this.#auth.mechanisms } }),
       onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
-      onConnect: (session, callback) => answer(countedNow(() => policy.connect(session)), callback),
-      onAuth: (auth, session, callback) => answerAuth(counted(policy.authenticate(auth, session), (d) => ('refusal' in d ? d.refusal : undefined)), callback),
-      onMailFrom: (address, session, callback) => answer(countedNow(() => policy.mailFrom(address.address, session, declaredSize(address.args))), callback),
-      onRcptTo: (address, session, callback) => answer(countedNow(() => policy.rcptTo(address.address, session)), callback),
-      onData: (stream, session, callback) => answerData(counted(this.#intake.receive(stream, session), () => undefined), callback),
+      onConnect: (session, callback) => answer(() => policy.connect(session), callback, refused),
+      onAuth: (auth, session, callback) => answerAuth(policy.authenticate(auth, session), callback, refused),
+      onMailFrom: (address, session, callback) => answer(() => policy.mailFrom(address.address, session, declaredSize(address.args)), callback, refused),
+      onRcptTo: (address, session, callback) => answer(() => policy.rcptTo(address.address, session), callback, refused),
+      onData: (stream, session, callback) => answerData(this.#intake.receive(stream, session), callback, refused),
       onClose: (session) => policy.closed(session),
     });
   }

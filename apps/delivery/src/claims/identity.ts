@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 
 /** AMQP header on every copy delivery republishes itself (retries, parked messages, bounces). */
@@ -40,10 +40,11 @@ export function identify(message: ConsumeMessage): Identity {
   if (typeof checked === 'string' && CLAIM_KEY.test(checked)) return { key: checked, stamped: true, mustCheck: true, redelivered: true };
   const redelivered = message.fields.redelivered;
   if (typeof copy === 'string' && COPY_ID.test(copy)) return { key: `c:${copy}`, stamped: true, mustCheck: true, redelivered };
-  // the same bytes as before (message-id, NUL, body) through the one-shot hash: a Hash object per
-  // message cost more than hashing a 1 KB body (delivery CPU profile, issue 13)
-  const digest = hash('sha256', Buffer.concat([Buffer.from(`${String(message.properties.messageId ?? '')}\0`, 'utf8'), message.content]), 'base64url');
-  return { key: `h:${digest.slice(0, 32)}`, stamped: false, mustCheck: redelivered, redelivered };
+  const hash = createHash('sha256');
+  hash.update(String(message.properties.messageId ?? ''));
+  hash.update('\0');
+  hash.update(message.content);
+  return { key: `h:${hash.digest('base64url').slice(0, 32)}`, stamped: false, mustCheck: redelivered, redelivered };
 }
 
 export type CopyPurpose = 'retry' | 'park' | 'dsn' | 'failure';

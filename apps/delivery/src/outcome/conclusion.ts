@@ -51,10 +51,10 @@ const KINDS: Record<'success' | 'failure' | 'retry', readonly QueueKind[]> = {
 };
 
 /**
- * What to publish for `entry`; `bounceId` becomes the bounce's Message-ID (deterministic per
- * attempt). A function is called only when there is a bounce (the id is a hash: most attempts need none).
+ * What to publish for `entry`; `bounceId()` becomes the bounce's Message-ID (deterministic per
+ * attempt), asked for only when there is a bounce (it is a hash: most attempts need none).
  */
-export function conclude(message: OutgoingMessage, entry: ResultEntry, config: ConclusionConfig, bounceId: string | (() => string)): Conclusion {
+export function conclude(message: OutgoingMessage, entry: ResultEntry, config: ConclusionConfig, bounceId: () => string): Conclusion {
   const at = tryParseTime(entry.time) ?? new Date();
   const decision = decide(message, entry, at, config);
   const event: DsnEvent = decision.kind === 'retry' ? 'delay' : decision.kind;
@@ -64,7 +64,7 @@ export function conclude(message: OutgoingMessage, entry: ResultEntry, config: C
   const retry = decision.kind === 'retry' ? { document: retryDocument(message, entry, decision.nextAttempt), delaySeconds: decision.delaySeconds } : undefined;
   const dsnQueue = resolveQueue(message, 'dsn', config);
   const bounceDocument =
-    dsnQueue !== undefined && !noBounce(entry) ? buildDsn(message, entry, event, config, { now: at, messageId: typeof bounceId === 'string' ? bounceId : bounceId() }) : undefined;
+    dsnQueue !== undefined && !noBounce(entry) ? buildDsn(message, entry, event, config, { now: at, messageId: bounceId() }) : undefined;
   return {
     decision,
     event,

@@ -113,10 +113,10 @@ function addressParts(address: unknown): AddressParts | undefined {
 export function extract(message: MessageProperties, mime: string | Buffer | undefined): Extracted {
   const extracted: Extracted = {};
   if (mime !== undefined) {
-    const text = typeof mime === 'string' ? mime : headerText(mime);
     const headers: Record<string, string | string[]> = {};
     const to: string[] = [];
-    for (const field of readHeaderFields(text)) {
+    // a Buffer is read in place up to its empty line: a large body is never copied
+    for (const field of readHeaderFields(mime)) {
       const value = decodeHeaderValue(field.value);
       const seen = headers[field.name];
       headers[field.name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
@@ -137,13 +137,4 @@ export function extract(message: MessageProperties, mime: string | Buffer | unde
   const recipient = addressParts(message.recipient);
   if (recipient !== undefined) extracted.recipient = recipient;
   return extracted;
-}
-
-/** Only the header block of a Buffer is decoded, so a large binary body is never copied to a string. */
-function headerText(mime: Buffer): string {
-  const crlf = mime.indexOf('\r\n\r\n');
-  const lf = mime.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i !== -1);
-  const end = ends.length === 0 ? mime.length : Math.min(...ends) + 2;
-  return mime.toString('utf8', 0, end);
 }

@@ -13,21 +13,14 @@ const ENHANCED_STATUS = /^([245]\.\d{1,3}\.\d{1,3})\s*/;
 /** `451-4.7.1 try\r\n451 4.7.1 later` → {451, '4.7.1', 'try later'}; text without a code stays description. */
 export function parseReply(response: string | undefined): ParsedReply {
   if (!response) return { description: '' };
-  // the common case, a one-line reply: no split, no per-line regex passes
-  if (!response.includes('\n')) {
-    const code = REPLY_CODE.exec(response);
-    if (!code) return { description: response.trim() };
-    let rest = response.slice(code[0].length);
-    const enhanced = ENHANCED_STATUS.exec(rest);
-    if (enhanced) rest = rest.slice(enhanced[0].length);
-    return { code: Number(code[1]), ...(enhanced ? { status: enhanced[1]! } : {}), description: rest.trim() };
-  }
-  const lines = response.split(/\r?\n/).filter(Boolean);
+  // most replies are one line: no split for them
+  const lines = response.includes('\n') ? response.split(/\r?\n/).filter(Boolean) : [response];
   const first = REPLY_CODE.exec(lines[0] ?? '');
   if (!first) return { description: lines.join(' ').trim() };
   let status: string | undefined;
   const text = lines.map((line) => {
-    let rest = line.replace(/^\d{3}[ -]?/, '');
+    const code = REPLY_CODE.exec(line);
+    let rest = code ? line.slice(code[0].length) : line;
     const enhanced = ENHANCED_STATUS.exec(rest);
     if (enhanced) {
       status ??= enhanced[1];

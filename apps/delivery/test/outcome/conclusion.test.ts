@@ -8,9 +8,9 @@ const config = testConfig({ 'rabbitmq-outbox': 'out', 'rabbitmq-results': 'res',
 test('a replayed conclusion is the same as the first: built from the recorded entry, not the clock', async () => {
   const msg = message({ dsn: { notify: 'FAILURE,DELAY' }, maxdelivertime: '2024-05-02 10:00:00' });
   const entry = resultEntry({ state: 'rcptto', result: 'error', code: 451, status: '4.7.1', description: 'later' }, T);
-  const first = conclude(structuredClone(msg), entry, config, 'dsn-1');
+  const first = conclude(structuredClone(msg), entry, config, () => 'dsn-1');
   await new Promise((r) => setTimeout(r, 1100));
-  const replay = conclude(structuredClone(msg), entry, config, 'dsn-1');
+  const replay = conclude(structuredClone(msg), entry, config, () => 'dsn-1');
   assert.equal(first.decision.kind, 'retry');
   assert.deepEqual(replay, first);
   assert.equal(first.retry?.document.nextattempt?.time, '2024-05-01 10:10:00', 'next attempt counted from the entry time');
@@ -21,7 +21,7 @@ test('a replayed conclusion is the same as the first: built from the recorded en
 test('unusable input is never bounced', () => {
   const msg = message({ dsn: { notify: 'FAILURE' } });
   const entry = resultEntry({ state: 'process', result: 'invalid', description: 'bad' }, T);
-  const c = conclude(msg, entry, config, 'dsn-2');
+  const c = conclude(msg, entry, config, () => 'dsn-2');
   assert.equal(c.decision.kind, 'failure');
   assert.equal(c.bounce, undefined);
   assert.deepEqual(c.results.map((p) => p.queue), ['res']);

@@ -39,39 +39,53 @@ export function after<T, U>(value: MaybePromise<T>, f: (resolved: T) => MaybePro
   return value instanceof Promise ? value.then(f) : f(value);
 }
 
+/** Told the code of every refusal, whatever the stage (the refusal metrics). */
+export type RefusalCounter = (code: number) => void;
+
+/** The callback, with each error it is given counted first. */
+function counting<A extends unknown[]>(callback: (err: SmtpCallbackError | null, ...rest: A) => void, refused: RefusalCounter | undefined) {
+  return (err: SmtpCallbackError | null, ...rest: A): void => {
+    if (err) refused?.(err.responseCode);
+    callback(err, ...rest);
+  };
+}
+
 /**
  * onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. A check that answers at once
- * is answered at once (smtp-server takes a synchronous callback); given as a function, a check
- * that throws is answered with its reply like one that rejects.
+ * is answered at once (smtp-server takes a synchronous callback); one that throws is answered with
+ * its reply like one that rejects.
  */
-export function answer(check: MaybePromise<Reply | undefined> | (() => MaybePromise<Reply | undefined>), callback: Callback): void {
+export function answer(check: () => MaybePromise<Reply | undefined>, callback: Callback, refused?: RefusalCounter): void {
+  const reply = counting(callback, refused);
   let outcome: MaybePromise<Reply | undefined>;
   try {
-    outcome = typeof check === 'function' ? check() : check;
+    outcome = check();
   } catch (err) {
-    callback(smtpError(err));
+    reply(smtpError(err));
     return;
   }
   if (outcome instanceof Promise) {
     outcome.then(
-      (refusal) => callback(refusal ? callbackError(refusal) : null),
-      (err: unknown) => callback(smtpError(err)),
+      (refusal) => reply(refusal ? callbackError(refusal) : null),
+      (err: unknown) => reply(smtpError(err)),
     );
-  } else callback(outcome ? callbackError(outcome) : null);
+  } else reply(outcome ? callbackError(outcome) : null);
 }
 
 /** onAuth: the user who logged in, or the refusal. */
-export function answerAuth(check: Promise<{ user: string } | { refusal: Reply }>, callback: AuthCallback): void {
+export function answerAuth(check: Promise<{ user: string } | { refusal: Reply }>, callback: AuthCallback, refused?: RefusalCounter): void {
+  const reply = counting(callback, refused);
   check.then(
-    (decision) => ('refusal' in decision ? callback(callbackError(decision.refusal)) : callback(null, { user: decision.user })),
-    (err: unknown) => callback(smtpError(err)),
+    (decision) => ('refusal' in decision ? reply(callbackError(decision.refusal)) : reply(null, { user: decision.user })),
+    (err: unknown) => reply(smtpError(err)),
   );
 }
 
 /** onData: the reply to the message (250 with its queue ids), or the error that refused it. */
-export function answerData(outcome: Promise<Reply>, callback: DataCallback): void {
+export function answerData(outcome: Promise<Reply>, callback: DataCallback, refused?: RefusalCounter): void {
+  const reply = counting(callback, refused);
   outcome.then(
-    (reply) => callback(null, replyText(reply)),
-    (err: unknown) => callback(smtpError(err)),
+    (accepted) => reply(null, replyText(accepted)),
+    (err: unknown) => reply(smtpError(err)),
   );
 }

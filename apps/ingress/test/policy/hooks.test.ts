@@ -64,12 +64,12 @@ test('smtp-server awaits a slow policy check; a thrown typed error is its reply,
     // a check that asks something remote (a Redis throttle, an SPF lookup) before it answers
     onRcptTo: (address, _session, callback) =>
       answer(
-        (async (): Promise<Reply | undefined> => {
+        async (): Promise<Reply | undefined> => {
           await sleep(150);
           if (address.address.startsWith('typed')) throw replyError(replies.relayingDenied(address.address));
           if (address.address.startsWith('broken')) throw new Error('redis: connection refused');
           return address.address.startsWith('ok') ? undefined : replies.recipientRefused(address.address);
-        })(),
+        },
         callback,
       ),
   });
