@@ -108,6 +108,13 @@ async function startSpool(config: Config, logger: Logger, publisher: Publisher, 
 function superviseWorkers(threads: number, logger: Logger, beforeStop?: () => Promise<void>): void {
   let stopping = false;
   let ready = 0;
+  // Each worker accepts from the shared listening socket itself, as Postfix's smtpd processes do.
+  // node:cluster's default (round robin) has the primary accept every connection and pass it to a
+  // worker over IPC: for mail's many short sessions that hand-over cost more than a second process
+  // gained (2 workers, 150 sessions, one message per connection, 2 cores: 917-936/s round robin,
+  // 1,316-1,317/s shared, 1,019/s in one process). A busy worker returns to accept() less often,
+  // so the idler one takes more of the new connections.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   for (let i = 0; i < threads; i++) cluster.fork();
   cluster.on('message', (_worker, message: { type?: string; listeners?: Listener[] }) => {
     if (message?.type === 'listening' && ++ready === threads) logger.info({ listeners: message.listeners, threads }, 'listening');
