@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { readProxyHeader, ProxyProtocolError } from '@mtaq/net';
@@ -7,15 +6,9 @@ import { socketTimeout, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-
 import { refuseBareLineEndings, type DataCallback } from './bare-line-endings.js';
 import { MtaqConnection } from './connection.js';
 import type { MtaqServerOptions } from './options.js';
+import { sessionId } from './session-id.js';
 
 type SocketOptions = SMTPConnectionOptions & { id: string };
-
-function sessionId(): string {
-  // the same form smtp-server gives its own ids
-  return BigInt('0x' + randomBytes(10).toString('hex'))
-    .toString(32)
-    .padStart(16, '0');
-}
 
 /**
  * smtp-server's server with our connection ({@link MtaqConnection}), the DATA line-ending check in
@@ -53,10 +46,14 @@ export class MtaqSMTPServer extends SMTPServer {
    * version reads PROXY v1 only; ours reads v1 and v2 with {@link readProxyHeader}, which puts the
    * bytes after the header back on the socket for the SMTP parser or the TLS handshake. The
    * addresses handed to the callback become the connection's remote/local address and port.
+   * Any other peer gets what smtp-server's version gives it, a session id in the next turn, with
+   * the id from {@link sessionId}.
    */
   override _handleProxy(socket: net.Socket, callback: (err: Error | null, socketOptions?: SocketOptions) => void): void {
     if (!this._expectsProxyHeader(socket)) {
-      super._handleProxy(socket, callback);
+      // what smtp-server's own version does for such a peer, with a cheaper id (smtp/session-id.ts)
+      const socketOptions: SocketOptions = { id: sessionId() };
+      setImmediate(() => callback(null, socketOptions));
       return;
     }
     const options = this.options as MtaqServerOptions;
