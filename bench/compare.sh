@@ -92,10 +92,10 @@ ingress_round() { # side sessions count [smtp-source args]
   local pid=$!; PIDS+=("$pid")
   wait_port "$SMTP_PORT"; sleep 0.3
   local t0 t1 c0 c1 b0 b1 broker; broker=$(listener_pid 5672)
-  t0=$(now); c0=$(cpu_ticks "$pid"); b0=$(cpu_ticks "$broker")
+  t0=$(now); c0=$(tree_ticks "$pid"); b0=$(cpu_ticks "$broker")
   "$SOURCE" -s "$sessions" -m "$n" -l "${SIZE:-1000}" -f bench@example.com -t rcpt@example.org -M bench.example "$@" "127.0.0.1:$SMTP_PORT" >/dev/null
-  t1=$(now); c1=$(cpu_ticks "$pid"); b1=$(cpu_ticks "$broker")
-  local got rss; got=$(count "$Q"); rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+  t1=$(now); c1=$(tree_ticks "$pid"); b1=$(cpu_ticks "$broker")
+  local got rss; got=$(count "$Q"); rss=$(tree_hwm "$pid")
   stop "$pid"
   [ "$got" -ge "$n" ] || echo "  !! $side: only $got/$n messages in $Q" >&2
   echo "$side $(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }') $((rss / 1024)) $(( (c1 - c0) * 10000 / n )) $(( (b1 - b0) * 10000 / n ))"
@@ -104,6 +104,11 @@ ingress_round() { # side sessions count [smtp-source args]
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
 # user + system CPU of a process (and its threads) in clock ticks (1/100 s)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# with smtp-threads above 1 the ingress is a primary and its workers: CPU and peak RSS of all of them
+tree() { echo "$1" $(pgrep -P "$1" 2>/dev/null || true); }
+tree_ticks() { local t=0 p; for p in $(tree "$1"); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+# the sum of each process's own peak: at least the peak of the whole (they need not peak together)
+tree_hwm() { local k=0 p; for p in $(tree "$1"); do k=$((k + $(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$k"; }
 
 ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
@@ -246,7 +251,7 @@ latency_row() {
 
 echo "mtaq vs the bare harnesses: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), node $(node -v)"
 echo "COUNT=$COUNT ROUNDS=$ROUNDS (median of the rounds; mtaq and harness alternate, order flipped each round); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "mtaq: $CONFIG + per-IP caps raised for the single load address 127.0.0.1 (smtp-connections-per-ip 0, smtp-connection-rate-per-ip 0)"
+echo "mtaq: $CONFIG + per-IP caps raised for the single load address 127.0.0.1 (smtp-connections-per-ip 0, smtp-connection-rate-per-ip 0)${THREADS:+; smtp-threads $THREADS (ingress CPU and RSS: primary and workers together)}"
 for what in $ROWS; do
   case $what in
     ingress)
