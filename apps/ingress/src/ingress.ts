@@ -112,7 +112,7 @@ export class Ingress {
     return new MtaqSMTPServer({
       ...serverOptions(this.#config, { secure, tls, auth: { configured: this.#auth.configured, mechanisms: this.#auth.mechanisms } }),
       onProxyError: (err, peer) => this.#log.debug({ peer, code: err.code, err: err.message }, 'PROXY header refused, connection closed'),
-      onConnect: (session, callback) => answer(() => policy.connect(session), callback, refused),
+      onConnect: (session, callback) => answer(() => policy.connect(session), callback, refused, 'now'),
       onAuth: (auth, session, callback) => answerAuth(policy.authenticate(auth, session), callback, refused),
       onMailFrom: (address, session, callback) => answer(() => policy.mailFrom(address.address, session, declaredSize(address.args)), callback, refused),
       onRcptTo: (address, session, callback) => answer(() => policy.rcptTo(address.address, session), callback, refused),

@@ -51,17 +51,32 @@ function counting<A extends unknown[]>(callback: (err: SmtpCallbackError | null,
 }
 
 /**
- * onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. A check that answers at once
- * is answered at once (smtp-server takes a synchronous callback); one that throws is answered with
- * its reply like one that rejects.
+ * When a check that answered at once is answered: `after-reads` in this turn's check phase, as
+ * smtp-server's own default hooks do, so the replies to the commands read in one poll phase leave
+ * together after the reads instead of one write between each two reads (a bare smtp-server, 100
+ * reused sessions: 2-5 % more of its CPU per message when it answers MAIL and RCPT inline);
+ * `now` for onConnect, whose greeting must be out before smtp-server reads what came with the
+ * connection (a PROXY peer's EHLO behind the header), or smtp-server takes the client for an
+ * early talker.
  */
-export function answer(check: () => MaybePromise<Reply | undefined>, callback: Callback, refused?: RefusalCounter): void {
+export type AnswerTiming = 'now' | 'after-reads';
+
+/**
+ * onConnect, onMailFrom, onRcptTo: a refusal, or undefined to go on. A check that answers at once
+ * (no promise, no microtask) is answered per `timing`; one that throws is answered with its reply
+ * like one that rejects.
+ */
+export function answer(check: () => MaybePromise<Reply | undefined>, callback: Callback, refused?: RefusalCounter, timing: AnswerTiming = 'after-reads'): void {
   const reply = counting(callback, refused);
+  const settle = (err: SmtpCallbackError | null): void => {
+    if (timing === 'now') reply(err);
+    else setImmediate(reply, err);
+  };
   let outcome: MaybePromise<Reply | undefined>;
   try {
     outcome = check();
   } catch (err) {
-    reply(smtpError(err));
+    settle(smtpError(err));
     return;
   }
   if (outcome instanceof Promise) {
@@ -69,7 +84,7 @@ export function answer(check: () => MaybePromise<Reply | undefined>, callback: C
       (refusal) => reply(refusal ? callbackError(refusal) : null),
       (err: unknown) => reply(smtpError(err)),
     );
-  } else reply(outcome ? callbackError(outcome) : null);
+  } else settle(outcome ? callbackError(outcome) : null);
 }
 
 /** onAuth: the user who logged in, or the refusal. */

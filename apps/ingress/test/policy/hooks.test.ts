@@ -98,7 +98,7 @@ test('smtp-server awaits a slow policy check; a thrown typed error is its reply,
   assert.equal(broken.text, replyText(replies.localError));
 });
 
-test('checks that need no I/O answer at once: no promise, the callback called before answer() returns', () => {
+test('checks that need no I/O answer without a promise: connect at once, the others after the reads of the turn', async () => {
   const access = { connect: () => undefined, mailFrom: () => undefined, rcptTo: (address: string) => (address.startsWith('no') ? replies.recipientRefused(address) : undefined) };
   const config = { 'smtp-connections-per-ip': 1, 'smtp-connection-rate-per-ip': 0, 'smtp-validate-address': 'strict' } as unknown as Config;
   const policy = new PolicyHooks({ config, access: access as unknown as AccessPolicy, authenticator: {} as Authenticator, logger: quiet });
@@ -116,5 +116,10 @@ test('checks that need no I/O answer at once: no promise, the callback called be
   answer(() => {
     throw new Error('a bug in a check');
   }, record);
-  assert.deepEqual(answers, [null, replyText(replies.recipientRefused('no@example.org')), replyText(replies.localError)], 'all three answered synchronously');
+  assert.deepEqual(answers, [], 'nothing written between two reads of a poll phase');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(answers, [null, replyText(replies.recipientRefused('no@example.org')), replyText(replies.localError)], 'all three answered in order, in the check phase');
+  answer(() => policy.connect(session('s3', '192.0.2.10')), record, undefined, 'now');
+  assert.equal(answers.length, 4, 'a connect check answered before answer() returns');
+  assert.equal(answers[3], null);
 });
