@@ -96,7 +96,7 @@ describe('ingress → inbox', () => {
     assert.equal(idOf(reply.lines[2]!), byRcpt['sales@example.com']);
   });
 
-  test('thousands of pipelined commands in one write are each answered, in order, and the session goes on (checks answer synchronously)', async () => {
+  test('thousands of pipelined commands in one write are each answered, in order, and the session goes on (MAIL/RCPT answered in the check phase, one turn each)', async () => {
     const smtp = await SmtpTalk.connect(port);
     assert.equal((await smtp.read()).code, 220);
     await smtp.command('EHLO client.example');
