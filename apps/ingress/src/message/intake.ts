@@ -8,7 +8,7 @@ import { authenticationResults } from '../checks/authentication-results.js';
 import type { InboundChecks } from '../checks/inbound-checks.js';
 import { checkRefusal } from '../checks/reject-policy.js';
 import { composeDocuments, prepareMessage, type CheckAnnotations, type ComposedMessage } from './documents.js';
-import { detectReport, type ReportSummary } from './reports/index.js';
+import { detectReport } from './reports/index.js';
 import { publishDocuments, type PublishOptions } from './publish.js';
 import type { TransactionGate } from './transactions.js';
 import type { IngressMetrics } from '../metrics.js';
@@ -39,6 +39,8 @@ export class MessageIntake {
   readonly #receivedLog: ReceivedLog | undefined;
 
   readonly #metrics: IngressMetrics | undefined;
+  /** The session's logger, made at its first message and reused for the rest (a reused session sends thousands). */
+  readonly #sessionLogs = new WeakMap<SMTPServerSession, Logger>();
 
   constructor(deps: {
     config: Config;
@@ -63,7 +65,7 @@ export class MessageIntake {
   /** Resolves with the reply to DATA; rejects with a typed error (size, broker, a check's refusal) that smtpError answers. */
   async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Reply> {
     try {
-      const log = this.#log.child({ sid: session.id });
+      const log = this.#sessionLog(session);
       const { composed, refusal } = await this.#compose(stream, session, log);
       this.#metrics?.received('smtp');
       const { documents, mime, report, bytes } = composed;
@@ -83,6 +85,15 @@ export class MessageIntake {
     }
   }
 
+  #sessionLog(session: SMTPServerSession): Logger {
+    let log = this.#sessionLogs.get(session);
+    if (log === undefined) {
+      log = this.#log.child({ sid: session.id });
+      this.#sessionLogs.set(session, log);
+    }
+    return log;
+  }
+
   /** Read, checked and turned into documents; the raw bytes go out of reach when this returns. */
   async #compose(stream: SMTPServerDataStream, session: SMTPServerSession, log: Logger): Promise<{ composed: ComposedMessage; refusal: Reply | undefined }> {
     const gate = this.#transactions;
@@ -92,6 +103,9 @@ export class MessageIntake {
     const options = { config: this.#config, isTrusted: (ip: string) => rules.isTrusted(ip), nextId: this.#nextId, log };
     const prepared = prepareMessage(raw, session, options);
     const authenticated = Boolean(session.user);
+    const reportWanted = this.#reportWanted(session);
+    // nothing to wait for: no promise, no turn of the microtask queue
+    if (!this.#checks && !reportWanted) return { composed: composeDocuments(prepared, session, options), refusal: undefined };
     // checks and report detection read the message as it came, at the same time
     const [outcome, report] = await Promise.all([
       this.#checks?.run({
@@ -106,7 +120,7 @@ export class MessageIntake {
           hostname: this.#config['smtp-hostname'],
         },
       }),
-      this.#detectReport(raw, session),
+      reportWanted ? detectReport(raw) : undefined,
     ]);
     const annotations: CheckAnnotations = {
       ...(report ? { report: { summary: report, for: (recipient: string) => rules.isLocal(recipient) } } : {}),
@@ -126,9 +140,8 @@ export class MessageIntake {
   }
 
   /** Only local mail can be a report for `rabbitmq-reports` (§3): anything else is not even looked at. */
-  async #detectReport(raw: Buffer, session: SMTPServerSession): Promise<ReportSummary | undefined> {
-    if (!this.#config['rabbitmq-reports'] || !session.envelope.rcptTo.some((r) => this.#rules.isLocal(r.address))) return undefined;
-    return detectReport(raw);
+  #reportWanted(session: SMTPServerSession): boolean {
+    return Boolean(this.#config['rabbitmq-reports']) && session.envelope.rcptTo.some((r) => this.#rules.isLocal(r.address));
   }
 
   /**
