@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * The message as the JSON `mime` string, built from its bytes without ever making it a JS string:
- * a multi-megabyte message would otherwise exist as the body, a string, the JSON string and the
- * JSON bytes at once (and again as garbage until V8 collects it). The escaping is JSON.stringify's:
- * `"` `\` and control characters; bytes ≥ 0x80 pass through (UTF-8 mail) or become their UTF-8
- * form (mail that is not UTF-8 travels as latin1, `mime-encoding: latin1`).
- */
-/**
  * Placeholders: a random part drawn once per process (so no sender can guess one and write it into
  * a header) and a counter, instead of randomBytes() for every message (a getrandom call each: 3 %
  * of ingress's CPU profile).
@@ -16,17 +9,29 @@ const RUN = randomBytes(8).toString('hex');
 let sequence = 0;
 const newPlaceholder = (): string => `@@mtaq-mime-${RUN}-${(++sequence).toString(36)}@@`;
 
+/**
+ * The message as the JSON `mime` string, built from its bytes without ever making the whole of it a
+ * JS string: a multi-megabyte message would otherwise exist as the body, a string, the JSON string
+ * and the JSON bytes at once (and again as garbage until V8 collects it). The escaping is
+ * JSON.stringify's: `"` `\` and control characters; bytes ≥ 0x80 pass through (UTF-8 mail) or
+ * become their UTF-8 form (mail that is not UTF-8 travels as latin1, `mime-encoding: latin1`).
+ */
 export class MimeJson {
   /** What a document's `mime` holds until encode() puts the message in its place. */
   readonly placeholder = newPlaceholder();
-  /** The message, escaped, without the quotes. */
-  readonly escaped: Buffer;
+  /** The message, escaped, without the quotes: one buffer, or slices of a large one in order. */
+  readonly #escaped: readonly Buffer[];
+  /** Bytes of the escaped message. */
+  readonly size: number;
   readonly #latin1: boolean;
   /** Placeholder → escaped header fields that copy has on top of the shared message. */
   readonly #heads = new Map<string, Buffer>();
 
   constructor(parts: readonly Buffer[], latin1: boolean) {
-    this.escaped = escape(parts, latin1);
+    this.#escaped = escape(parts, latin1);
+    let size = 0;
+    for (const piece of this.#escaped) size += piece.length;
+    this.size = size;
     this.#latin1 = latin1;
   }
 
@@ -37,7 +42,7 @@ export class MimeJson {
    */
   withHead(head: Buffer): string {
     const placeholder = newPlaceholder();
-    this.#heads.set(placeholder, escape([head], this.#latin1));
+    this.#heads.set(placeholder, Buffer.concat(escape([head], this.#latin1)));
     return placeholder;
   }
 
@@ -51,10 +56,10 @@ export class MimeJson {
       // written straight into one buffer: no separate copies of the parts to concatenate
       const before = json.slice(0, at + 1);
       const after = json.slice(at + marker.length - 1);
-      const out = Buffer.allocUnsafe(Buffer.byteLength(before, 'utf8') + (head?.length ?? 0) + this.escaped.length + Buffer.byteLength(after, 'utf8'));
+      const out = Buffer.allocUnsafe(Buffer.byteLength(before, 'utf8') + (head?.length ?? 0) + this.size + Buffer.byteLength(after, 'utf8'));
       let o = out.write(before, 0, 'utf8');
       if (head) o += head.copy(out, o);
-      o += this.escaped.copy(out, o);
+      for (const piece of this.#escaped) o += piece.copy(out, o);
       out.write(after, o, 'utf8');
       return out;
     }
@@ -62,67 +67,51 @@ export class MimeJson {
   }
 }
 
-const SHORT: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
-const HEX = '0123456789abcdef';
-
 /**
- * Parts up to this size are escaped by V8's JSON.stringify (native; a third of the byte loop's CPU
- * for a 1 KB message), which makes the same bytes: the same short escapes, `\u00XX` for the other
- * controls, everything else as it is (re-encoded as UTF-8, so latin1 bytes ≥ 0x80 become their
- * UTF-8 form). Larger parts take the byte loop, which holds no transient copy of the message.
+ * Parts up to this size are escaped by V8's JSON.stringify in one go (native: a third of a byte
+ * loop's CPU); larger ones a slice of this size at a time, each slice's string garbage as soon as
+ * it is written, so a large message is never a JS string as a whole.
  */
-const NATIVE_MAX = 256 * 1024;
+const SLICE = 64 * 1024;
 
-function escape(parts: readonly Buffer[], latin1: boolean): Buffer {
-  if (parts.every((part) => part.length <= NATIVE_MAX)) return escapeNative(parts, latin1);
-  return escapeBytes(parts, latin1);
+/** The parts, escaped, as one buffer (every part up to SLICE) or as slices in order. */
+function escape(parts: readonly Buffer[], latin1: boolean): Buffer[] {
+  if (parts.every((part) => part.length <= SLICE)) return [escapeWhole(parts, latin1)];
+  const slices: Buffer[] = [];
+  for (const part of parts) {
+    for (let start = 0; start < part.length; ) {
+      const end = sliceEnd(part, start, latin1);
+      slices.push(escapedBytes(part.toString(latin1 ? 'latin1' : 'utf8', start, end)));
+      start = end;
+    }
+  }
+  return slices;
 }
 
-function escapeNative(parts: readonly Buffer[], latin1: boolean): Buffer {
+/**
+ * Where the slice from `start` ends: SLICE bytes on, moved back to the start of a UTF-8 character
+ * (never inside one, which would decode as two U+FFFD); latin1 has one byte per character.
+ */
+function sliceEnd(part: Buffer, start: number, latin1: boolean): number {
+  const end = Math.min(part.length, start + SLICE);
+  if (latin1) return end;
+  let at = end;
+  while (at < part.length && at > start && (part[at]! & 0xc0) === 0x80) at--;
+  // a slice of nothing but continuation bytes is not UTF-8 anyway: cut it where it is
+  return at > start ? at : end;
+}
+
+function escapedBytes(text: string): Buffer {
+  const quoted = JSON.stringify(text);
+  return Buffer.from(quoted.slice(1, -1), 'utf8');
+}
+
+function escapeWhole(parts: readonly Buffer[], latin1: boolean): Buffer {
   const quoted = parts.map((part) => JSON.stringify(part.toString(latin1 ? 'latin1' : 'utf8')));
   let length = 0;
   for (const q of quoted) length += Buffer.byteLength(q, 'utf8') - 2;
   const out = Buffer.allocUnsafe(length);
   let o = 0;
   for (const q of quoted) o += out.write(q.slice(1, -1), o, 'utf8');
-  return out;
-}
-
-function escapeBytes(parts: readonly Buffer[], latin1: boolean): Buffer {
-  let length = 0;
-  for (const part of parts) {
-    for (let i = 0; i < part.length; i++) {
-      const b = part[i]!;
-      if (b === 0x22 || b === 0x5c) length += 2;
-      else if (b < 0x20) length += SHORT[b] !== undefined ? 2 : 6;
-      else if (b >= 0x80 && latin1) length += 2;
-      else length += 1;
-    }
-  }
-  const out = Buffer.allocUnsafe(length);
-  let o = 0;
-  for (const part of parts) {
-    for (let i = 0; i < part.length; i++) {
-      const b = part[i]!;
-      if (b === 0x22 || b === 0x5c) {
-        out[o++] = 0x5c;
-        out[o++] = b;
-      } else if (b < 0x20) {
-        out[o++] = 0x5c;
-        const short = SHORT[b];
-        if (short !== undefined) out[o++] = short;
-        else {
-          out[o++] = 0x75;
-          out[o++] = 0x30;
-          out[o++] = 0x30;
-          out[o++] = HEX.charCodeAt(b >> 4);
-          out[o++] = HEX.charCodeAt(b & 15);
-        }
-      } else if (b >= 0x80 && latin1) {
-        out[o++] = 0xc0 | (b >> 6);
-        out[o++] = 0x80 | (b & 0x3f);
-      } else out[o++] = b;
-    }
-  }
   return out;
 }

@@ -57,7 +57,7 @@ export async function publishDocuments(documents: Identified[], mime: MimeJson, 
       const encode = (): Buffer => (gzip ? gzipSync(mime.encode(message)) : mime.encode(message));
       return options.publisher.publish(queue, encode, {
         messageId: message['message-id'],
-        sizeHint: mime.escaped.length,
+        sizeHint: mime.size,
         ...(gzip ? { contentEncoding: 'gzip' } : {}),
         ...(priority !== undefined ? { priority } : {}),
       });

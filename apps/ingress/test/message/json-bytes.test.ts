@@ -9,8 +9,13 @@ test('the escaped message is byte for byte what JSON.stringify makes of it (UTF-
     [[all, utf8], false, all.toString('utf8') + utf8.toString('utf8')],
     [[Buffer.from('Received: y\r\n'), Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80])], true, 'Received: y\r\n' + Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80]).toString('latin1')],
   ];
-  // past 256 KiB a part takes the byte loop instead of JSON.stringify: both must make the same bytes
+  // past 64 KiB a part is escaped a slice at a time: the slices must make the same bytes, and a
+  // character across a slice's end (é, ☃ and 𝄞 at every offset around 64 KiB) must stay whole
   const big = Buffer.concat([all, utf8, Buffer.alloc(300 * 1024, 'x"\\\r\n\u0001é')]);
+  for (let pad = 65_530; pad < 65_540; pad++) {
+    const straddling = Buffer.from('a'.repeat(pad) + 'é☃𝄞"\r\n'.repeat(3), 'utf8');
+    cases.push([[straddling], false, straddling.toString('utf8')]);
+  }
   const bigLatin1 = Buffer.concat([Buffer.alloc(300 * 1024, 'ab\r\n'), Buffer.from([0xe9, 0x22, 0xff, 0x0a, 0x80])]);
   cases.push([[utf8, big], false, utf8.toString('utf8') + big.toString('utf8')]);
   cases.push([[Buffer.from('Received: z\r\n'), bigLatin1], true, 'Received: z\r\n' + bigLatin1.toString('latin1')]);
