@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HEAP_GROWING_PERCENT, INGRESS_HEAP_GROWING_PERCENT, limitHeapGrowth } from '../apps/cli/src/heap-growth.js';
+import { HEAP_GROWING_PERCENT, limitHeapGrowth } from '../apps/cli/src/heap-growth.js';
 
 // What the cap does to the RSS is measured by `bench/compare.sh` (the memory rows), not here: the
 // heap a process reserves moves with the machine's load (one churning process: 107 to 335 MB for
@@ -8,10 +8,9 @@ import { HEAP_GROWING_PERCENT, INGRESS_HEAP_GROWING_PERCENT, limitHeapGrowth } f
 
 test('services set their heap growth unless node was started with one, in either spelling or form', () => {
   assert.equal(HEAP_GROWING_PERCENT, 100);
-  assert.equal(INGRESS_HEAP_GROWING_PERCENT, 150);
-  assert.equal(limitHeapGrowth(HEAP_GROWING_PERCENT, ['--max-old-space-size=512', '--enable-source-maps']), true);
-  assert.equal(limitHeapGrowth(HEAP_GROWING_PERCENT, ['--heap-growing-percent=300']), false);
-  assert.equal(limitHeapGrowth(HEAP_GROWING_PERCENT, ['--heap_growing_percent=300']), false);
-  assert.equal(limitHeapGrowth(INGRESS_HEAP_GROWING_PERCENT, ['--heap-growing-percent', '300']), false);
-  assert.equal(limitHeapGrowth(HEAP_GROWING_PERCENT, ['--heap-growing-percentage=3']), true, 'another flag is not the operator\'s choice');
+  assert.equal(limitHeapGrowth(['--max-old-space-size=512', '--enable-source-maps']), true);
+  assert.equal(limitHeapGrowth(['--heap-growing-percent=300']), false);
+  assert.equal(limitHeapGrowth(['--heap_growing_percent=300']), false);
+  assert.equal(limitHeapGrowth(['--heap-growing-percent', '300']), false);
+  assert.equal(limitHeapGrowth(['--heap-growing-percentage=3']), true, 'another flag is not the operator\'s choice');
 });

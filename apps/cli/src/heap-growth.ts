@@ -12,21 +12,12 @@ import { setFlagsFromString } from 'node:v8';
 export const HEAP_GROWING_PERCENT = 100;
 
 /**
- * The ingress's: large messages make it collect the old generation often (1 MB messages: 36 full
- * collections per 200 at 100, 6 at 300), and each full collection is a pass over its whole heap.
- * At 150, 1 MB messages cost 15.3 instead of 18.0 ms of CPU each (three alternating pairs) and 150
- * sessions of 1 KB peaked at 131–138 MB in six rounds (the target is 150); 200 was faster still but peaked at
- * 148 MB. Delivery gained nothing from 200 on the size mix, so it keeps the default above.
- */
-export const INGRESS_HEAP_GROWING_PERCENT = 150;
-
-/**
  * Sets the heap growth of a long-running mtaq process unless whoever started node chose one
  * (`node --heap-growing-percent=N`). V8 reads this when it sizes the heap after each full
  * collection, so setting it at start-up, before the load, is enough. True when it was set here.
  */
-export function limitHeapGrowth(percent = HEAP_GROWING_PERCENT, execArgv: readonly string[] = process.execArgv): boolean {
+export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
   if (execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg))) return false;
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   return true;
 }

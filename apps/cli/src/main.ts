@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '@mtaq/log';
 import { BrokerLoginError, QueueMismatchError } from '@mtaq/queue';
 import { describeBrokerError } from './broker-errors.js';
 import { EX_CONFIG, EX_TEMPFAIL, EX_USAGE } from './exit-codes.js';
-import { HEAP_GROWING_PERCENT, INGRESS_HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { acquireLock, LockError, type Lock } from './lock-file.js';
 import { dropPrivileges, type WrittenPath } from './privileges.js';
 import { stopOnSignal } from './lifecycle.js';
@@ -26,7 +26,6 @@ async function serve(
   name: string,
   start: (config: Config, logger: Logger) => Promise<(() => Promise<void>) | undefined>,
   writes: (config: Config) => WrittenPath[] = () => [],
-  heapGrowingPercent = HEAP_GROWING_PERCENT,
 ): Promise<number> {
   const config = loaded.config;
   // a non-loopback www-ip without www-token: one line, exit 78, before anything starts
@@ -36,7 +35,7 @@ async function serve(
     return EX_CONFIG;
   }
   const logger = createLogger({ level: config['log-level'], name });
-  limitHeapGrowth(heapGrowingPercent);
+  limitHeapGrowth();
   // which files were read is the first thing to check when a setting seems to have no effect;
   // ingress workers (smtp-threads) load the same files, so only the primary says it
   if (cluster.isPrimary) logger.info({ files: loaded.files }, 'configuration loaded');
@@ -118,7 +117,6 @@ const commands: Record<string, Command> = {
         };
       },
       ingressWrites,
-      INGRESS_HEAP_GROWING_PERCENT,
     ),
   delivery: (loaded) =>
     serve(
