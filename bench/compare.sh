@@ -7,6 +7,8 @@
 #   ROWS="delivery" COUNT=5000 ROUNDS=1 bash bench/compare.sh   # a quick subset
 #   EXTRA_ARGS="--key value ...": extra options for mtaq's side (experiments: what one feature costs)
 #   NODE_FLAGS="--trace-gc ...": node flags for the measured processes of both sides (ingress, delivery rows)
+#   QUEUE_VERSION=2 (default): classic queues version 2 for both sides, by a policy on the run's queues; empty: the broker's default
+#   SIDES=mtaq: run only mtaq's side of each row (A/B experiments on one side; the ratios are then meaningless)
 #   ROWS: ingress delivery e2e latency sizes memory (one row alone: ingress150 ingress10 ingress-reused delivery20 delivery1)   THREADS: mtaq smtp-threads
 #
 # mtaq runs with etc/mtaq.conf (every check it configures on; results published; Redis budgets and
@@ -56,11 +58,20 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   # delivery also declares its own node queue (cluster, server-id 1 in etc/mtaq.conf)
   for q in "$Q" "$Q-results" "$Q-failure" "$Q.node.1"; do count "$q" --delete >/dev/null 2>&1 || true; done
+  [ -z "${QUEUE_VERSION:-}" ] || rabbitmqctl clear_policy "$Q-queue-version" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# Classic queues in RabbitMQ's version 2 format (its default since 3.13; 3.10 has it by policy or
+# queue argument): a broker setting, so one policy for every queue of the run, both sides alike.
+# QUEUE_VERSION= (empty) keeps the broker's default (version 1 on Debian 12's RabbitMQ 3.10).
+QUEUE_VERSION=${QUEUE_VERSION-2}
+if [ -n "$QUEUE_VERSION" ] && ! rabbitmqctl set_policy "$Q-queue-version" "^$Q" "{\"queue-version\":$QUEUE_VERSION}" --apply-to queues >/dev/null 2>&1; then
+  echo "note: could not set the queue-version policy (rabbitmqctl as root?): the broker's default queue version is used" >&2
+  QUEUE_VERSION=
+fi
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 start_sink() { SINK_OUT=$WORK/sink.out; : >"$SINK_OUT"; "$SINK" -c -u nobody "127.0.0.1:$SINK_PORT" 1000 >"$SINK_OUT" 2>&1 & SINK_PID=$!; PIDS+=("$SINK_PID"); wait_port "$SINK_PORT"; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 now() { date +%s.%N; }
 
 TABLE=()
@@ -114,7 +125,7 @@ ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
   local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mrs="" hrs="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
     for side in $order; do
       out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
       local rate rss cpu broker
@@ -162,7 +173,7 @@ delivery_row() { # label target connections count [preload args]
   local label=$1 target=$2 connections=$3 n=$4; shift 4
   local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mk="" hk="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
     for side in $order; do
       out=$(delivery_round "$side" "$connections" "$n" "$@")
       local rate rss cpu broker redis
@@ -231,7 +242,7 @@ e2e_round() { # side count
 e2e_row() {
   local m="" h="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"
+    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
     for side in $order; do
       out=$(e2e_round "$side" "$COUNT")
       if [ "${out%% *}" = mtaq ]; then m+=" ${out#* }"; else h+=" ${out#* }"; fi
@@ -250,6 +261,7 @@ latency_row() {
 }
 
 echo "mtaq vs the bare harnesses: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), node $(node -v)"
+echo "RabbitMQ $(rabbitmqctl version 2>/dev/null || echo '?'), classic queues version ${QUEUE_VERSION:-"of the broker's default"} (policy on ^$Q, both sides)"
 echo "COUNT=$COUNT ROUNDS=$ROUNDS (median of the rounds; mtaq and harness alternate, order flipped each round); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "mtaq: $CONFIG + per-IP caps raised for the single load address 127.0.0.1 (smtp-connections-per-ip 0, smtp-connection-rate-per-ip 0)${THREADS:+; smtp-threads $THREADS (ingress CPU and RSS: primary and workers together)}"
 for what in $ROWS; do
