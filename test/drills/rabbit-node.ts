@@ -63,6 +63,8 @@ export interface RabbitNodeOptions {
   startTimeoutMs?: number;
   /** Progress lines (start, stop, kill) go here. */
   log?: (line: string) => void;
+  /** More `rabbitmq.conf` lines, after the node's own (no loopback limit, 50 MB disk limit, quiet console). */
+  config?: readonly string[];
 }
 
 export class RabbitNode {
@@ -93,7 +95,7 @@ export class RabbitNode {
     writeFileSync(join(this.#home, '.erlang.cookie'), randomBytes(24).toString('hex').toUpperCase(), { mode: 0o400 });
     writeFileSync(join(this.#dir, 'enabled_plugins'), '[].\n');
     writeFileSync(join(this.#dir, 'rabbitmq-env.conf'), '');
-    writeFileSync(join(this.#dir, 'rabbitmq.conf'), ['loopback_users = none', 'disk_free_limit.absolute = 50MB', 'log.console = false', ''].join('\n'));
+    writeFileSync(join(this.#dir, 'rabbitmq.conf'), ['loopback_users = none', 'disk_free_limit.absolute = 50MB', 'log.console = false', ...(options.config ?? []), ''].join('\n'));
     this.#env = {
       PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       LANG: 'C.UTF-8',
@@ -132,6 +134,11 @@ export class RabbitNode {
   }
 
   /** The Erlang VM's own pid (the spawned child is the start script's shell, which waits for it). */
+  /** The node's data directory (its queues' files are under it). */
+  get dataDir(): string {
+    return join(this.#dir, 'mnesia');
+  }
+
   beamPid(): number | undefined {
     try {
       const pid = Number(readFileSync(this.#pidFile, 'utf8').trim());
