@@ -133,12 +133,12 @@ export class RabbitNode {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** The Erlang VM's own pid (the spawned child is the start script's shell, which waits for it). */
   /** The node's data directory (its queues' files are under it). */
   get dataDir(): string {
     return join(this.#dir, 'mnesia');
   }
 
+  /** The Erlang VM's own pid (the spawned child is the start script's shell, which waits for it). */
   beamPid(): number | undefined {
     try {
       const pid = Number(readFileSync(this.#pidFile, 'utf8').trim());
