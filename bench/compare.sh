@@ -73,6 +73,8 @@ wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 start_sink() { SINK_OUT=$WORK/sink.out; : >"$SINK_OUT"; "$SINK" -c -u nobody "127.0.0.1:$SINK_PORT" 1000 >"$SINK_OUT" 2>&1 & SINK_PID=$!; PIDS+=("$SINK_PID"); wait_port "$SINK_PORT"; }
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 now() { date +%s.%N; }
+# the sides of round r in the order they run: flipped every round, or only $SIDES when it is set
+sides_of_round() { if [ -n "${SIDES:-}" ]; then echo "$SIDES"; elif [ $(($1 % 2)) -eq 0 ]; then echo "harness mtaq"; else echo "mtaq harness"; fi; }
 
 TABLE=()
 row() { # label, mtaq rates, harness rates (or "-"), target ratio (or "-"), rss note
@@ -125,8 +127,7 @@ ingress_row() { # label target sessions [smtp-source args]
   local label=$1 target=$2 sessions=$3; shift 3
   local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mrs="" hrs="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
-    for side in $order; do
+    for side in $(sides_of_round "$r"); do
       out=$(ingress_round "$side" "$sessions" "$COUNT" "$@")
       local rate rss cpu broker
       read -r _ rate rss cpu broker <<<"$out"
@@ -173,8 +174,7 @@ delivery_row() { # label target connections count [preload args]
   local label=$1 target=$2 connections=$3 n=$4; shift 4
   local m="" h="" mr=0 hr=0 mc="" hc="" mb="" hb="" mk="" hk="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
-    for side in $order; do
+    for side in $(sides_of_round "$r"); do
       out=$(delivery_round "$side" "$connections" "$n" "$@")
       local rate rss cpu broker redis
       read -r _ rate rss cpu broker redis <<<"$out"
@@ -242,8 +242,7 @@ e2e_round() { # side count
 e2e_row() {
   local m="" h="" out
   for r in $(seq 1 "$ROUNDS"); do
-    local order="mtaq harness"; [ $((r % 2)) -eq 0 ] && order="harness mtaq"; [ -n "${SIDES:-}" ] && order=$SIDES
-    for side in $order; do
+    for side in $(sides_of_round "$r"); do
       out=$(e2e_round "$side" "$COUNT")
       if [ "${out%% *}" = mtaq ]; then m+=" ${out#* }"; else h+=" ${out#* }"; fi
     done
